@@ -1,0 +1,94 @@
+"""Errors and problems that gridmap reports to its users.
+
+Every message a user sees names the file, the layer, the row(s) and the fix.  Code that
+finds bad input either raises :class:`InputError` (when it cannot go on) or collects
+:class:`Problem` records (when it can, as validation does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Severity = Literal["error", "warning", "info"]
+
+#: How many row numbers a message lists before it says "and N more".
+MAX_ROWS_SHOWN = 10
+
+
+def format_rows(rows: Sequence[int]) -> str:
+    """Format row numbers for a message: ``"rows 3, 7, 12 and 40 more"``."""
+    rows = list(rows)
+    if not rows:
+        return ""
+    shown = ", ".join(str(r) for r in rows[:MAX_ROWS_SHOWN])
+    more = len(rows) - MAX_ROWS_SHOWN
+    word = "row" if len(rows) == 1 else "rows"
+    return f"{word} {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def _where(file: str | None, layer: str | None, rows: Sequence[int]) -> str:
+    parts = [p for p in (file, f"layer {layer!r}" if layer else None, format_rows(rows)) if p]
+    return ": ".join(parts)
+
+
+@dataclass
+class Problem:
+    """One thing wrong (or worth knowing) about an input layer.
+
+    Attributes
+    ----------
+    severity
+        ``"error"`` (the data cannot be used as it is), ``"warning"`` (usable, but check it)
+        or ``"info"`` (something was repaired or noticed).
+    message
+        What is wrong, in one sentence.
+    fix
+        What the user should do about it.
+    file, layer
+        Where it was found.
+    rows
+        Zero-based feature (row) numbers, in file order.
+    """
+
+    severity: Severity
+    message: str
+    fix: str = ""
+    file: str | None = None
+    layer: str | None = None
+    rows: list[int] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        where = _where(self.file, self.layer, self.rows)
+        text = f"{where}: {self.message}" if where else self.message
+        return f"{text} Fix: {self.fix}" if self.fix else text
+
+
+class GridmapError(Exception):
+    """Base class of errors meant for users: the message says what happened and what to do."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        layer: str | None = None,
+        rows: Sequence[int] = (),
+        fix: str = "",
+    ) -> None:
+        self.message = message
+        self.file = None if file is None else str(file)
+        self.layer = layer
+        self.rows = list(rows)
+        self.fix = fix
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = _where(self.file, self.layer, self.rows)
+        text = f"{where}: {self.message}" if where else self.message
+        return f"{text} Fix: {self.fix}" if self.fix else text
+
+
+class InputError(GridmapError):
+    """A file or value given by the user cannot be read or used as it is."""
