@@ -18,11 +18,15 @@ MAX_ROWS_SHOWN = 10
 
 
 def format_rows(rows: Sequence[int]) -> str:
-    """Format row numbers for a message: ``"rows 3, 7, 12 and 40 more"``."""
+    """Format zero-based row positions as one-based feature numbers: ``"rows 1, 4 and 40 more"``.
+
+    Row 1 is the first feature of a layer (the first data line of a CSV, fid 1 of a fresh
+    GeoPackage), which is how QGIS and spreadsheets count.
+    """
     rows = list(rows)
     if not rows:
         return ""
-    shown = ", ".join(str(r) for r in rows[:MAX_ROWS_SHOWN])
+    shown = ", ".join(str(r + 1) for r in rows[:MAX_ROWS_SHOWN])
     more = len(rows) - MAX_ROWS_SHOWN
     word = "row" if len(rows) == 1 else "rows"
     return f"{word} {shown}" + (f" and {more} more" if more > 0 else "")

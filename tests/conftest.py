@@ -1,0 +1,29 @@
+"""Shared fixtures: paths to the real public data beside the project and to the sample street."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+SAMPLE_WORKSPACE = PROJECT_ROOT / "sample_data" / "sample_street.gpkg"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder of real public data (``../shared/data``); required in CI."""
+    if not SHARED_DATA.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"{SHARED_DATA} is missing: CI must run with shared/ beside the project")
+        pytest.skip(f"real data folder {SHARED_DATA} is not beside this checkout")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sample_workspace() -> Path:
+    """The committed sample street workspace (a GeoPackage)."""
+    assert SAMPLE_WORKSPACE.is_file(), f"{SAMPLE_WORKSPACE} is missing: run `gridmap sample`"
+    return SAMPLE_WORKSPACE
