@@ -17,7 +17,7 @@ Severity = Literal["error", "warning", "info"]
 MAX_ROWS_SHOWN = 10
 
 
-def format_rows(rows: Sequence[int]) -> str:
+def format_rows(rows: Sequence[int], limit: int = MAX_ROWS_SHOWN) -> str:
     """Format zero-based row positions as one-based feature numbers: ``"rows 1, 4 and 40 more"``.
 
     Row 1 is the first feature of a layer (the first data line of a CSV, fid 1 of a fresh
@@ -26,14 +26,17 @@ def format_rows(rows: Sequence[int]) -> str:
     rows = list(rows)
     if not rows:
         return ""
-    shown = ", ".join(str(r + 1) for r in rows[:MAX_ROWS_SHOWN])
-    more = len(rows) - MAX_ROWS_SHOWN
+    shown = ", ".join(str(r + 1) for r in rows[:limit])
+    more = len(rows) - limit
     word = "row" if len(rows) == 1 else "rows"
     return f"{word} {shown}" + (f" and {more} more" if more > 0 else "")
 
 
-def _where(file: str | None, layer: str | None, rows: Sequence[int]) -> str:
-    parts = [p for p in (file, f"layer {layer!r}" if layer else None, format_rows(rows)) if p]
+def _where(
+    file: str | None, layer: str | None, rows: Sequence[int], limit: int = MAX_ROWS_SHOWN
+) -> str:
+    named_layer = f"layer {layer!r}" if layer else None
+    parts = [p for p in (file, named_layer, format_rows(rows, limit)) if p]
     return ": ".join(parts)
 
 
@@ -63,10 +66,14 @@ class Problem:
     layer: str | None = None
     rows: list[int] = field(default_factory=list)
 
-    def __str__(self) -> str:
-        where = _where(self.file, self.layer, self.rows)
+    def describe(self, limit: int = MAX_ROWS_SHOWN) -> str:
+        """One line naming the file, layer and up to ``limit`` rows, the problem and the fix."""
+        where = _where(self.file, self.layer, self.rows, limit)
         text = f"{where}: {self.message}" if where else self.message
         return f"{text} Fix: {self.fix}" if self.fix else text
+
+    def __str__(self) -> str:
+        return self.describe()
 
 
 class GridmapError(Exception):

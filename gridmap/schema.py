@@ -99,7 +99,7 @@ LAYERS: dict[str, LayerSpec] = {
             "Street boundary (街道)",
             ("polygon",),
             (
-                Column("code", "code", digits=(9,), description="6-digit district + 3-digit street"),
+                Column("code", "code", digits=(9,), description="6-digit district + 3 digits"),
                 Column("name", "str"),
                 Column("district_code", "code", digits=(6,), description="GB/T 2260 district"),
             ),

@@ -1,0 +1,210 @@
+"""The ``gridmap`` command: generate the sample street, validate data, and (later) partition.
+
+Errors meant for users are printed as one clear message, never a traceback; set the
+environment variable ``GRIDMAP_DEBUG=1`` to see the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gridmap import __version__
+from gridmap.errors import GridmapError
+from gridmap.schema import LAYERS
+
+#: Exit codes: 0 fine, 1 the data has errors, 2 the command could not run, 3 a bug.
+EXIT_DATA_ERRORS = 1
+EXIT_USAGE = 2
+EXIT_BUG = 3
+
+DEFAULT_SAMPLE = Path("sample_street.gpkg")
+
+
+class UserError(click.ClickException):
+    """An error the user can fix, printed without a traceback."""
+
+    exit_code = EXIT_USAGE
+
+
+class _Group(click.Group):
+    """A command group that turns gridmap errors into clean messages."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GridmapError as exc:
+            raise UserError(str(exc)) from exc
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+        except Exception as exc:  # noqa: BLE001 - last line of defence for users
+            if os.environ.get("GRIDMAP_DEBUG"):
+                traceback.print_exc()
+            message = (
+                f"unexpected error: {type(exc).__name__}: {exc}\n"
+                "This is a bug in gridmap. Run again with GRIDMAP_DEBUG=1 to see the details "
+                "and report them with the command you ran."
+            )
+            error = UserError(message)
+            error.exit_code = EXIT_BUG
+            raise error from exc
+
+
+@contextmanager
+def _progress(label: str, steps: Sequence[str]) -> Iterator[Callable[[str], None]]:
+    """A click progress bar over named steps; yields the callback that advances it."""
+    with click.progressbar(
+        length=len(steps),
+        label=label,
+        file=sys.stderr,
+        show_pos=True,
+        item_show_func=lambda step: step or "",
+    ) as bar:
+        done: set[str] = set()
+
+        def advance(step: str) -> None:
+            if step not in done:
+                done.add(step)
+                bar.update(1, step)
+
+        yield advance
+
+
+def _table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
+    """Format rows as a plain-text table with a header line."""
+    text = [[str(h) for h in headers]] + [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [max(len(r[i]) for r in text) for i in range(len(headers))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in text]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gridmap")
+def cli() -> None:
+    """gridmap: divide a street into balanced management grids and map its incidents.
+
+    Start with `gridmap validate sample_data/sample_street.gpkg` to see the committed
+    sample street, or `gridmap sample` to generate one.
+    """
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_SAMPLE,
+    show_default=True,
+    help="GeoPackage to write.",
+)
+@click.option("--seed", type=int, default=None, help="Random seed (default: the sample's seed).")
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def sample(out: Path, seed: int | None, force: bool) -> None:
+    """Generate the synthetic sample street as a workspace GeoPackage.
+
+    The same seed always gives the same file, byte for byte.
+    """
+    from gridmap.sample import DEFAULT_SEED, SAMPLE_STEPS, write_sample
+
+    if out.exists() and not force:
+        raise UserError(f"{out} exists already. Pass --force to overwrite it.")
+    if not out.parent.exists():
+        raise UserError(f"folder {out.parent} does not exist. Create it or choose another --out.")
+    seed = DEFAULT_SEED if seed is None else seed
+    with _progress(f"Generating sample street (seed {seed})", SAMPLE_STEPS) as advance:
+        counts = write_sample(out, seed=seed, progress=advance)
+    click.echo(_table(sorted(counts.items()), ["layer", "features"]))
+    click.echo(f"Wrote {out} ({out.stat().st_size / 1e6:.1f} MB).")
+
+
+def _format_bounds(bounds: tuple[float, float, float, float] | None) -> str:
+    if bounds is None:
+        return ""
+    return "{:.4f},{:.4f} .. {:.4f},{:.4f}".format(*bounds)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--layer", help="Validate only this layer of the file.")
+@click.option(
+    "--as",
+    "kind",
+    type=click.Choice(list(LAYERS)),
+    help="Check the layer against this gridmap layer's columns.",
+)
+@click.option("--crs", help="CRS of a file that has none, e.g. EPSG:4547.")
+@click.option("--lon", help="Longitude column of a CSV (detected if not given).")
+@click.option("--lat", help="Latitude column of a CSV (detected if not given).")
+@click.option(
+    "--coords",
+    type=click.Choice(["wgs84", "gcj02", "bd09"]),
+    default="wgs84",
+    show_default=True,
+    help="Coordinate system of lon/lat data: gcj02 for AMap/Tencent, bd09 for Baidu.",
+)
+@click.option(
+    "--all-rows", is_flag=True, help="List every row of each problem, not just the first ten."
+)
+def validate(
+    path: Path,
+    layer: str | None,
+    kind: str | None,
+    crs: str | None,
+    lon: str | None,
+    lat: str | None,
+    coords: str,
+    all_rows: bool,
+) -> None:
+    """Check a workspace or any data file and list every problem found.
+
+    Prints a table of layers (features, geometry, CRS, extent) and each problem with the
+    file, layer, rows and fix. Exits with 1 when the data cannot be used as it is.
+    """
+    from gridmap.errors import MAX_ROWS_SHOWN
+    from gridmap.layers import validate_path
+
+    limit = sys.maxsize if all_rows else MAX_ROWS_SHOWN
+    options = {k: v for k, v in {"crs": crs, "lon": lon, "lat": lat}.items() if v}
+    if coords != "wgs84":
+        options["coords"] = coords
+    click.echo(f"Validating {path} ...", err=True)
+    report = validate_path(path, layer=layer, kind=kind, **options)
+    rows = [
+        (s.name, s.kind or "-", s.features, s.geometry_type or "(table)", s.crs or "-",
+         s.repaired or "", _format_bounds(s.bounds))
+        for s in report.layers
+    ]  # fmt: skip
+    click.echo(_table(rows, ["layer", "as", "features", "geometry", "crs", "repaired", "extent"]))
+    click.echo("")
+    if not report.problems:
+        click.echo("No problems found.")
+    labels = {"error": "ERROR", "warning": "WARNING", "info": "note"}
+    for severity in ("error", "warning", "info"):
+        for problem in (p for p in report.problems if p.severity == severity):
+            click.echo(f"{labels[severity]}: {problem.describe(limit)}")
+    click.echo("")
+    verdict = "cannot be used as it is" if report.errors else "is usable"
+    click.echo(
+        f"{len(report.errors)} error(s), {len(report.warnings)} warning(s): {path} {verdict}."
+    )
+    if report.errors:
+        sys.exit(EXIT_DATA_ERRORS)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the ``gridmap`` command (the console-script entry point)."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="gridmap")
+
+
+if __name__ == "__main__":
+    main()
