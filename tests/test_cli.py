@@ -1,0 +1,112 @@
+"""The gridmap command as a user meets it: help, validate, sample, clean errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gridmap import cli as cli_module
+from gridmap.cli import cli
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+def test_help_lists_the_commands(run):
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("sample", "validate"):
+        assert command in result.output
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("gridmap", path=str(Path(sys.executable).parent))
+    assert exe, "the gridmap console script is not installed next to this Python"
+    result = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
+    assert "gridmap" in result.stdout
+
+
+def test_validate_the_sample_workspace_is_clean(run, sample_workspace):
+    result = run("validate", sample_workspace)
+    assert result.exit_code == 0, result.output
+    assert "0 error(s)" in result.output
+    for layer in ("street", "communities", "roads", "buildings", "households", "incidents"):
+        assert layer in result.output
+
+
+def test_validate_reports_broken_rows_and_exits_1(run, tmp_path):
+    path = tmp_path / "buildings.geojson"
+    features = [
+        {"type": "Feature", "properties": {"id": "B1", "floors": 3},
+         "geometry": {"type": "Polygon",
+                      "coordinates": [[[104.0, 30.6], [104.001, 30.6], [104.001, 30.601],
+                                       [104.0, 30.601], [104.0, 30.6]]]}},
+        {"type": "Feature", "properties": {"id": "B1", "floors": "many"},
+         "geometry": {"type": "Polygon",
+                      "coordinates": [[[104.0, 30.6], [104.001, 30.601], [104.001, 30.6],
+                                       [104.0, 30.601], [104.0, 30.6]]]}},
+    ]  # fmt: skip
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    result = run("validate", path, "--as", "buildings")
+    assert result.exit_code == 1, result.output
+    assert "unique" in result.output and "rows 1, 2" in result.output
+    assert "'many'" in result.output and "row 2" in result.output
+    assert "repaired" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_file_is_a_clean_error(run, tmp_path):
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path / "nowhere.gpkg")])
+    assert result.exit_code == 2
+    assert "nowhere.gpkg" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unexpected_error_is_reported_without_traceback(monkeypatch, tmp_path):
+    import gridmap.layers
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(gridmap.layers, "validate_path", explode)
+    monkeypatch.delenv("GRIDMAP_DEBUG", raising=False)
+    result = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == cli_module.EXIT_BUG
+    assert "RuntimeError: boom" in result.output and "GRIDMAP_DEBUG" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_sample_refuses_to_overwrite_without_force(run, tmp_path):
+    target = tmp_path / "street.gpkg"
+    target.write_bytes(b"precious")
+    result = CliRunner().invoke(cli, ["sample", "--out", str(target)])
+    assert result.exit_code == 2 and "--force" in result.output
+    assert target.read_bytes() == b"precious"
+
+
+def test_sample_into_a_missing_folder_is_refused(tmp_path):
+    result = CliRunner().invoke(cli, ["sample", "--out", str(tmp_path / "no" / "s.gpkg")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+@pytest.mark.slow
+def test_sample_writes_a_workspace_that_validates(run, tmp_path):
+    target = tmp_path / "street.gpkg"
+    result = run("sample", "--out", target, "--seed", 11)
+    assert result.exit_code == 0, result.output
+    assert "households" in result.output and target.is_file()
+    checked = run("validate", target)
+    assert checked.exit_code == 0, checked.output
