@@ -374,15 +374,15 @@ def test_no_crs_at_all():
 
 
 def test_projected_coordinates_far_outside_the_crs_area_of_use():
-    # Chengdu data projected to UTM 48N but labelled as the Gauss-Kruger zone for 117E.
-    b = _buildings().to_crs(32648).set_crs(4548, allow_override=True)
+    # Web Mercator numbers labelled as the CGCS2000 Gauss-Kruger zone for 114E.
+    b = _buildings().to_crs(3857).set_crs(4547, allow_override=True)
     report = validate_workspace(workspace(buildings=b), "ws.gpkg")
     assert any("area where" in p.message for p in problems_of(report, "warning", "buildings"))
 
 
 def test_layers_in_different_crs_are_compared_correctly():
     report = validate_workspace(
-        workspace(buildings=_buildings().to_crs(32648), incidents=_incidents().to_crs(4547)),
+        workspace(buildings=_buildings().to_crs(32648), incidents=_incidents().to_crs(4544)),
         "ws.gpkg",
     )
     assert report.ok and not report.warnings, [str(p) for p in report.problems]
