@@ -19,6 +19,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from gridmap.crs import local_metric_crs
 from gridmap.errors import InputError, Problem
 from gridmap.schema import FINAL_STATUSES, LAYERS, Column, LayerSpec
 
@@ -26,11 +27,15 @@ from gridmap.schema import FINAL_STATUSES, LAYERS, Column, LayerSpec
 GEOMETRY_TYPES = {
     "polygon": ("Polygon", "MultiPolygon"),
     "line": ("LineString", "MultiLineString", "LinearRing"),
-    "point": ("Point",),
+    "point": ("Point", "MultiPoint"),
 }
 #: Shapely type ids per family, used to pull the right parts out of a repaired geometry.
-_SHAPELY_TYPE_IDS = {"polygon": (3, 6), "line": (1, 2), "point": (0,)}
+_SHAPELY_TYPE_IDS = {"polygon": (3, 6), "line": (1, 2, 5), "point": (0, 4)}
 
+#: Layers whose unusable features are left out with a warning instead of refusing the layer.
+LENIENT_LAYERS = ("incidents", "water", "roads")
+#: Polygons sharing at least this much boundary (metres) are neighbours.
+SHARED_EDGE_M = 0.5
 #: Buildings and points this far outside the street (metres) are still counted as inside.
 OUTSIDE_TOLERANCE_M = 1.0
 #: Gaps or overlaps between communities are reported when larger than this share of the street
@@ -350,18 +355,18 @@ def _check_geometry(
     geoms = gdf.geometry.to_numpy().copy()
     n = len(geoms)
     empty = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    # Layers where every feature counts refuse broken features; others leave them out.
+    lenient = spec is None or spec.name in LENIENT_LAYERS
+    severity = "warning" if lenient and not empty.all() else "error"
     if empty.any():
-        severity = "warning" if spec is None or spec.name == "incidents" else "error"
-        if empty.all():
-            severity = "error"
         out.add(
             severity,
             f"{empty.sum()} of {n} feature(s) have no geometry"
-            + (" and will be ignored." if severity == "warning" else "."),
+            + (" and will be left out." if severity == "warning" else "."),
             "draw or geocode these features, or delete them.",
             _rows(empty),
         )
-    families = spec.geometry if spec is not None and spec.geometry else None
+    families = spec.geometry if spec is not None and spec.geometry else _families(geoms[~empty])
 
     coords, owner = shapely.get_coordinates(geoms, return_index=True)
     nonfinite = np.zeros(n, dtype=bool)
@@ -400,30 +405,39 @@ def _check_geometry(
             )
         if broken.any():
             out.add(
-                "error",
+                severity,
                 f"{broken.sum()} invalid geometr{'y' if broken.sum() == 1 else 'ies'} could not "
-                "be repaired.",
+                "be repaired" + (" and will be left out." if severity == "warning" else "."),
                 "redraw these features.",
                 idx[broken].tolist(),
             )
+            geoms[idx[broken]] = None
+            empty[idx[broken]] = True
 
     if families:
-        allowed = {t for f in families for t in GEOMETRY_TYPES[f]}
-        names = np.array(
-            ["" if e else g.geom_type for g, e in zip(geoms, empty, strict=True)], dtype=object
-        )
-        wrong = ~empty & ~np.isin(names, list(allowed))
+        allowed_ids = [i for f in families for i in _SHAPELY_TYPE_IDS[f]]
+        type_ids = shapely.get_type_id(geoms)
+        wrong = ~empty & ~np.isin(type_ids, allowed_ids)
         if wrong.any():
-            found = ", ".join(sorted(set(names[wrong])))
+            found = ", ".join(sorted({g.geom_type for g in geoms[wrong]}))
+            allowed = sorted({t for f in families for t in GEOMETRY_TYPES[f]})
+            layer_name = spec.name if spec is not None else "this"
             out.add(
                 "error",
                 f"geometry must be {' or '.join(families)}; found {found}.",
-                f"export the {spec.name} layer with {' or '.join(sorted(allowed))} geometries.",
+                f"export the {layer_name} layer with {' or '.join(allowed)} geometries.",
                 _rows(wrong),
             )
     result = gdf.copy()
     result[result.geometry.name] = geoms
     return result, repaired
+
+
+def _families(geoms: np.ndarray) -> tuple[str, ...] | None:
+    """The geometry families (polygon, line, point) present among valid geometries."""
+    ids = set(np.unique(shapely.get_type_id(geoms[shapely.is_valid(geoms)])).tolist())
+    found = tuple(f for f, f_ids in _SHAPELY_TYPE_IDS.items() if ids & set(f_ids))
+    return found or None
 
 
 def _keep_family(geom: shapely.Geometry, families: Sequence[str]) -> shapely.Geometry:
@@ -439,22 +453,39 @@ def _keep_family(geom: shapely.Geometry, families: Sequence[str]) -> shapely.Geo
 
 
 def _check_islands(gdf: gpd.GeoDataFrame, out: _Collector) -> None:
-    """Note polygons that share no boundary with any other (islands for a partitioner)."""
-    geoms = gdf.geometry.to_numpy()
-    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    """Note polygons of a coverage that share no edge with any other (islands for a partitioner).
+
+    Polygons that meet others only at a point count as islands too: a grid cannot be
+    contiguous through a point.
+    """
+    if gdf.crs is None:
+        return
+    geoms = gdf.geometry
+    ok = ~(geoms.isna() | geoms.is_empty).to_numpy()
     if ok.sum() < 2 or ok.sum() > 200_000:
         return
-    tree = shapely.STRtree(geoms[ok])
-    left, right = tree.query(geoms[ok], predicate="intersects")
-    others = left != right
-    has_neighbour = np.zeros(ok.sum(), dtype=bool)
-    has_neighbour[left[others]] = True
-    if not has_neighbour.all():
+    if gdf.crs.is_geographic:
+        try:
+            geoms = geoms.to_crs(local_metric_crs(gdf))
+        except InputError:
+            return
+    parts = geoms.to_numpy()[ok]
+    left, right = shapely.STRtree(parts).query(parts, predicate="intersects")
+    pair = left != right
+    left, right = left[pair], right[pair]
+    edges = shapely.boundary(parts)
+    shared = shapely.length(shapely.intersection(edges[left], edges[right]))
+    overlap = shapely.area(shapely.intersection(parts[left], parts[right]))
+    neighbours = (shared > SHARED_EDGE_M) | (overlap > 1.0)
+    has_neighbour = np.zeros(len(parts), dtype=bool)
+    has_neighbour[left[neighbours]] = True
+    # Only a coverage (blocks, tracts) has islands worth naming; buildings all stand alone.
+    if not has_neighbour.all() and has_neighbour.mean() >= 0.9:
         rows = np.flatnonzero(ok)[~has_neighbour].tolist()
         out.add(
             "info",
-            f"{len(rows)} polygon(s) touch no other polygon (islands): a partition has to join "
-            "them to a grid across water or a gap.",
+            f"{len(rows)} polygon(s) share no edge with any other polygon (islands): a partition "
+            "has to join them to a grid across water or a gap.",
             "nothing to do unless these are digitising errors.",
             rows,
         )
@@ -652,8 +683,6 @@ def _check_links(report: ValidationReport) -> None:
             "merge them into one polygon if they are one street.",
         )
     if usable:
-        from gridmap.crs import local_metric_crs
-
         try:
             metric = local_metric_crs(street)
         except InputError:

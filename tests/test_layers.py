@@ -296,7 +296,7 @@ def test_empty_geometry_is_an_error_for_buildings_and_a_warning_for_incidents():
     report = validate_workspace(workspace(buildings=b, incidents=i), "ws.gpkg")
     assert only_error(report, "buildings", "no geometry").rows == [2]
     [warning] = problems_of(report, "warning", "incidents")
-    assert "ignored" in warning.message and warning.rows == [1]
+    assert "left out" in warning.message and warning.rows == [1]
 
 
 def test_self_intersecting_polygon_is_repaired_and_counted():
@@ -440,10 +440,16 @@ def test_layer_kind_unknown_is_a_clear_error():
 
 
 def test_generic_polygon_layer_reports_islands():
-    polys = gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(5, 5, 6, 6)], crs=4326)
+    # A 5 x 5 block of units, one unit touching the block only at a corner, one far away.
+    d = 0.001
+    blocks = [box(LON0 + i * d, LAT0 + j * d, LON0 + (i + 1) * d, LAT0 + (j + 1) * d)
+              for i in range(5) for j in range(5)]  # fmt: skip
+    corner = box(LON0 + 5 * d, LAT0 + 5 * d, LON0 + 6 * d, LAT0 + 6 * d)
+    far = box(LON0 + 9 * d, LAT0 + 9 * d, LON0 + 10 * d, LAT0 + 10 * d)
+    polys = gpd.GeoDataFrame(geometry=[*blocks, corner, far], crs=4326)
     _, problems = validate_layer(polys, None, file="units.gpkg", layer="units")
     [island] = [p for p in problems if "islands" in p.message]
-    assert island.rows == [2] and island.severity == "info"
+    assert island.rows == [25, 26] and island.severity == "info"
 
 
 def test_validation_does_not_change_its_input():
