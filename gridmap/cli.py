@@ -60,23 +60,31 @@ class _Group(click.Group):
 
 
 @contextmanager
-def _progress(label: str, steps: Sequence[str]) -> Iterator[Callable[[str], None]]:
-    """A click progress bar over named steps; yields the callback that advances it."""
-    with click.progressbar(
-        length=len(steps),
-        label=label,
-        file=sys.stderr,
-        show_pos=True,
-        item_show_func=lambda step: step or "",
-    ) as bar:
-        done: set[str] = set()
+def _progress(label: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A click progress bar on stderr; yields ``advance(step, steps, label)``.
 
-        def advance(step: str) -> None:
-            if step not in done:
-                done.add(step)
-                bar.update(1, step)
+    The bar is drawn once the number of steps is known, at the first call.
+    """
+    bars: list[Any] = []
 
+    def advance(step: int, steps: int, item: str) -> None:
+        if not bars:
+            bar = click.progressbar(
+                length=steps, label=label, file=sys.stderr, show_pos=True,
+                item_show_func=lambda shown: shown or "",
+            )  # fmt: skip
+            bars.append(bar.__enter__())
+        bar = bars[0]
+        if bar.length != steps:
+            bar.length = steps
+        bar.update(max(0, step - bar.pos), item)
+
+    try:
         yield advance
+    finally:
+        if bars:
+            bars[0].update(bars[0].length - bars[0].pos)
+            bars[0].__exit__(None, None, None)
 
 
 def _table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
@@ -114,15 +122,19 @@ def sample(out: Path, seed: int | None, force: bool) -> None:
 
     The same seed always gives the same file, byte for byte.
     """
-    from gridmap.sample import DEFAULT_SEED, SAMPLE_STEPS, write_sample
-
     if out.exists() and not force:
         raise UserError(f"{out} exists already. Pass --force to overwrite it.")
     if not out.parent.exists():
         raise UserError(f"folder {out.parent} does not exist. Create it or choose another --out.")
+    from gridmap.sample import DEFAULT_SEED, SAMPLE_STEPS, write_sample
+
     seed = DEFAULT_SEED if seed is None else seed
-    with _progress(f"Generating sample street (seed {seed})", SAMPLE_STEPS) as advance:
-        counts = write_sample(out, seed=seed, progress=advance)
+    with _progress(f"Generating sample street (seed {seed})") as advance:
+
+        def step(name: str) -> None:
+            advance(SAMPLE_STEPS.index(name), len(SAMPLE_STEPS), name)
+
+        counts = write_sample(out, seed=seed, progress=step)
     click.echo(_table(sorted(counts.items()), ["layer", "features"]))
     click.echo(f"Wrote {out} ({out.stat().st_size / 1e6:.1f} MB).")
 
@@ -177,8 +189,8 @@ def validate(
     options = {k: v for k, v in {"crs": crs, "lon": lon, "lat": lat}.items() if v}
     if coords != "wgs84":
         options["coords"] = coords
-    click.echo(f"Validating {path} ...", err=True)
-    report = validate_path(path, layer=layer, kind=kind, **options)
+    with _progress(f"Validating {path.name}") as advance:
+        report = validate_path(path, layer=layer, kind=kind, progress=advance, **options)
     rows = [
         (s.name, s.kind or "-", s.features, s.geometry_type or "(table)", s.crs or "-",
          s.repaired or "", _format_bounds(s.bounds))

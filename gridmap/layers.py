@@ -8,7 +8,7 @@ file, the layer, the rows and the fix.  The schema itself lives in :mod:`gridmap
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,9 @@ from pyproj.exceptions import CRSError
 from gridmap.crs import local_metric_crs
 from gridmap.errors import InputError, Problem
 from gridmap.schema import FINAL_STATUSES, LAYERS, Column, LayerSpec
+
+#: A progress callback: ``progress(step, steps, label)``, step counted from 0.
+Progress = Callable[[int, int, str], None]
 
 #: Geometry type names belonging to each family of :data:`gridmap.schema.GeometryFamily`.
 GEOMETRY_TYPES = {
@@ -88,14 +91,18 @@ class ValidationReport:
 class _Collector:
     """Collects problems for one layer of one file."""
 
-    def __init__(self, file: str | None, layer: str | None) -> None:
+    def __init__(self, file: str | None, layer: str | None, notes: Sequence[Problem] = ()) -> None:
         self.file = file
         self.layer = layer
-        self.problems: list[Problem] = []
+        self.notes = list(notes)  # problems found while reading the file
+        self.problems: list[Problem] = list(notes)
 
     def add(self, severity: str, message: str, fix: str = "", rows: Sequence[int] = ()) -> None:
+        rows = [int(r) for r in rows]
+        if rows and any(p.rows == rows and p.severity == severity for p in self.notes):
+            return  # the reader has said it already, naming the columns involved
         self.problems.append(
-            Problem(severity, message, fix, self.file, self.layer, [int(r) for r in rows])
+            Problem(severity, message, fix, self.file, self.layer, rows)
         )
 
 
@@ -526,9 +533,7 @@ def validate_layer(
         )
     file = file if file is not None else data.attrs.get("source")
     layer = layer if layer is not None else data.attrs.get("layer", kind)
-    out = _Collector(file, layer)
-    for note in data.attrs.get("problems", []):
-        out.problems.append(note)
+    out = _Collector(file, layer, data.attrs.get("problems", []))
     spec = LAYERS[kind] if kind else None
     result: gpd.GeoDataFrame | pd.DataFrame = data
     has_geometry = isinstance(data, gpd.GeoDataFrame) and data.geometry.name in data.columns
@@ -621,7 +626,9 @@ def _summary(name: str, kind: str | None, data: pd.DataFrame) -> LayerSummary:
 
 
 def validate_workspace(
-    layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], source: str
+    layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame],
+    source: str,
+    progress: Progress | None = None,
 ) -> ValidationReport:
     """Validate every layer of a workspace and the rules that link them.
 
@@ -632,6 +639,8 @@ def validate_workspace(
         returns them.
     source
         The workspace file, named in every problem.
+    progress
+        Called as ``progress(step, steps, label)`` before each step.
 
     Returns
     -------
@@ -639,6 +648,7 @@ def validate_workspace(
         Layer summaries, problems, and the repaired layers in ``report.data``.
     """
     report = ValidationReport(source=str(source))
+    steps = len(layers) + 1
     for name, spec in LAYERS.items():
         if name not in layers and spec.required:
             report.problems.append(
@@ -650,8 +660,12 @@ def validate_workspace(
                     name,
                 )
             )
-    for name, data in layers.items():
+    for step, (name, data) in enumerate(layers.items()):
+        if progress:
+            progress(step, steps, name)
         _validate_into(report, name, data, name if name in LAYERS else None)
+    if progress:
+        progress(steps - 1, steps, "links between layers")
     _check_links(report)
     return report
 
@@ -814,6 +828,7 @@ def validate_path(
     *,
     layer: str | None = None,
     kind: str | None = None,
+    progress: Progress | None = None,
     **read_options: object,
 ) -> ValidationReport:
     """Read a file (any format :mod:`gridmap.io` reads) and validate it.
@@ -830,6 +845,8 @@ def validate_path(
         Validate only this layer of the file.
     kind
         Check the layer(s) against this gridmap layer schema (``--as`` on the command line).
+    progress
+        Called as ``progress(step, steps, label)`` while reading and validating.
     **read_options
         Passed to :func:`gridmap.io.read_layer` (``crs``, ``lon``, ``lat``, ``coords``...).
 
@@ -846,21 +863,23 @@ def validate_path(
 
     path = Path(path)
     source = str(path)
+    if progress:
+        progress(0, 1, "reading")
     if path.suffix.lower() in (".pbf", ".osm"):
         wanted = [layer] if layer else ["buildings", "roads"]
         layers = {what: io.read_osm(path, what) for what in wanted}
-        return validate_workspace_layers(layers, source, kinds={w: w for w in wanted})
+        kinds: dict[str, str | None] = {w: w for w in wanted}
+        return validate_workspace_layers(layers, source, kinds=kinds, progress=progress)
     names = [name for name, _ in io.list_layers(path)]
     if layer is not None:
         names = [layer]
     known = [n for n in names if n in LAYERS]
     if kind is None and layer is None and known and len(known) == len(names):
-        layers = io.read_workspace(path)
-        return validate_workspace(layers, source)
+        return validate_workspace(io.read_workspace(path), source, progress)
     pick = len(names) > 1 or layer is not None
     layers = {name: io.read_layer(path, name if pick else None, **read_options) for name in names}
     kinds = {name: kind or (name if name in LAYERS else None) for name in names}
-    return validate_workspace_layers(layers, source, kinds=kinds)
+    return validate_workspace_layers(layers, source, kinds=kinds, progress=progress)
 
 
 def validate_workspace_layers(
@@ -868,10 +887,13 @@ def validate_workspace_layers(
     source: str,
     *,
     kinds: Mapping[str, str | None],
+    progress: Progress | None = None,
 ) -> ValidationReport:
     """Validate layers that do not form a whole workspace, each against its own kind."""
     report = ValidationReport(source=str(source))
-    for name, data in layers.items():
+    for step, (name, data) in enumerate(layers.items()):
+        if progress:
+            progress(step, len(layers), name)
         kind = kinds.get(name)
         _validate_into(report, name, data, kind)
         if kind is None:
