@@ -7,6 +7,7 @@ file, the layer, the rows and the fix.  The schema itself lives in :mod:`gridmap
 
 from __future__ import annotations
 
+import copy
 import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -88,22 +89,27 @@ class ValidationReport:
         return not self.errors
 
 
+_SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
+
+
 class _Collector:
     """Collects problems for one layer of one file."""
 
     def __init__(self, file: str | None, layer: str | None, notes: Sequence[Problem] = ()) -> None:
         self.file = file
         self.layer = layer
-        self.notes = list(notes)  # problems found while reading the file
-        self.problems: list[Problem] = list(notes)
+        self.notes = [copy.copy(n) for n in notes]  # problems found while reading the file
+        self.problems: list[Problem] = list(self.notes)
 
     def add(self, severity: str, message: str, fix: str = "", rows: Sequence[int] = ()) -> None:
         rows = [int(r) for r in rows]
-        if rows and any(p.rows == rows and p.severity == severity for p in self.notes):
-            return  # the reader has said it already, naming the columns involved
-        self.problems.append(
-            Problem(severity, message, fix, self.file, self.layer, rows)
-        )
+        for note in self.notes:
+            if rows and note.rows == rows:
+                # The reader has said it already, naming the cause; keep the graver severity.
+                if _SEVERITY_RANK[severity] > _SEVERITY_RANK[note.severity]:
+                    note.severity = severity  # type: ignore[assignment]
+                return
+        self.problems.append(Problem(severity, message, fix, self.file, self.layer, rows))
 
 
 # --------------------------------------------------------------------------------------------
