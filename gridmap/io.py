@@ -194,7 +194,8 @@ def _gdal_notes(problems: list[Problem], file: str, layer: str | None) -> Iterat
         yield
     notes: Counter[str] = Counter()
     for w in caught:
-        if issubclass(w.category, RuntimeWarning | UserWarning) and "pyogrio" in w.filename:
+        from_reader = "pyogrio" in w.filename or w.filename == __file__
+        if issubclass(w.category, RuntimeWarning | UserWarning) and from_reader:
             notes[" ".join(str(w.message).split())] += 1
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
