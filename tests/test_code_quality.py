@@ -64,3 +64,10 @@ def test_no_module_imports_upward(module):
     later = set(FLOW[FLOW.index(module) + 1 :])
     upward = {n for n in _imports(path) if n.startswith("gridmap.") and n.split(".")[1] in later}
     assert not upward, f"gridmap/{module}.py imports {upward}, which come later in the data flow"
+
+
+def test_public_api_names_resolve():
+    import gridmap
+
+    for name in gridmap.__all__:
+        assert getattr(gridmap, name) is not None, name
