@@ -101,14 +101,31 @@ class _Collector:
         self.notes = [copy.copy(n) for n in notes]  # problems found while reading the file
         self.problems: list[Problem] = list(self.notes)
 
-    def add(self, severity: str, message: str, fix: str = "", rows: Sequence[int] = ()) -> None:
+    def add(
+        self,
+        severity: str,
+        message: str,
+        fix: str = "",
+        rows: Sequence[int] = (),
+        *,
+        merge_with_notes: bool = False,
+    ) -> None:
+        """Record a problem.
+
+        With ``merge_with_notes``, rows that the reader already reported (naming the cause)
+        are not reported again: those notes take the graver severity instead.
+        """
         rows = [int(r) for r in rows]
-        for note in self.notes:
-            if rows and note.rows == rows:
-                # The reader has said it already, naming the cause; keep the graver severity.
-                if _SEVERITY_RANK[severity] > _SEVERITY_RANK[note.severity]:
-                    note.severity = severity  # type: ignore[assignment]
+        if merge_with_notes and rows:
+            wanted = set(rows)
+            for note in self.notes:
+                if wanted & set(note.rows):
+                    if _SEVERITY_RANK[severity] > _SEVERITY_RANK[note.severity]:
+                        note.severity = severity  # type: ignore[assignment]
+                    wanted -= set(note.rows)
+            if not wanted:
                 return
+            rows = sorted(wanted)
         self.problems.append(Problem(severity, message, fix, self.file, self.layer, rows))
 
 
@@ -378,6 +395,7 @@ def _check_geometry(
             + (" and will be left out." if severity == "warning" else "."),
             "draw or geocode these features, or delete them.",
             _rows(empty),
+            merge_with_notes=True,
         )
     families = spec.geometry if spec is not None and spec.geometry else _families(geoms[~empty])
 
