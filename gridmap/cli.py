@@ -145,24 +145,42 @@ def _format_bounds(bounds: tuple[float, float, float, float] | None) -> str:
     return "{:.4f},{:.4f} .. {:.4f},{:.4f}".format(*bounds)
 
 
+def _read_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the options that say how to read a data file (--layer, --crs, --lon, --lat, --coords)."""
+    options = [
+        click.option("--layer", help="The layer of the file to read."),
+        click.option("--crs", help="CRS of a file that has none, e.g. EPSG:4547."),
+        click.option("--lon", help="Longitude column of a CSV (detected if not given)."),
+        click.option("--lat", help="Latitude column of a CSV (detected if not given)."),
+        click.option(
+            "--coords",
+            type=click.Choice(["wgs84", "gcj02", "bd09"]),
+            default="wgs84",
+            show_default=True,
+            help="Coordinate system of lon/lat data: gcj02 for AMap/Tencent, bd09 for Baidu.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _reader_kwargs(crs: str | None, lon: str | None, lat: str | None, coords: str) -> dict:
+    """The keyword arguments of :func:`gridmap.io.read_layer` that were given."""
+    options: dict[str, str] = {k: v for k, v in {"crs": crs, "lon": lon, "lat": lat}.items() if v}
+    if coords != "wgs84":
+        options["coords"] = coords
+    return options
+
+
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--layer", help="Validate only this layer of the file.")
+@_read_options
 @click.option(
     "--as",
     "kind",
     type=click.Choice(list(LAYERS)),
     help="Check the layer against this gridmap layer's columns.",
-)
-@click.option("--crs", help="CRS of a file that has none, e.g. EPSG:4547.")
-@click.option("--lon", help="Longitude column of a CSV (detected if not given).")
-@click.option("--lat", help="Latitude column of a CSV (detected if not given).")
-@click.option(
-    "--coords",
-    type=click.Choice(["wgs84", "gcj02", "bd09"]),
-    default="wgs84",
-    show_default=True,
-    help="Coordinate system of lon/lat data: gcj02 for AMap/Tencent, bd09 for Baidu.",
 )
 @click.option(
     "--all-rows", is_flag=True, help="List every row of each problem, not just the first ten."
@@ -186,9 +204,7 @@ def validate(
     from gridmap.layers import validate_path
 
     limit = sys.maxsize if all_rows else MAX_ROWS_SHOWN
-    options = {k: v for k, v in {"crs": crs, "lon": lon, "lat": lat}.items() if v}
-    if coords != "wgs84":
-        options["coords"] = coords
+    options = _reader_kwargs(crs, lon, lat, coords)
     with _progress(f"Validating {path.name}") as advance:
         report = validate_path(path, layer=layer, kind=kind, progress=advance, **options)
     rows = [
@@ -211,6 +227,40 @@ def validate(
     )
     if report.errors:
         sys.exit(EXIT_DATA_ERRORS)
+
+
+@cli.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@_read_options
+@click.option("--force", is_flag=True, help="Overwrite TARGET if it exists.")
+def convert(
+    source: Path,
+    target: Path,
+    layer: str | None,
+    crs: str | None,
+    lon: str | None,
+    lat: str | None,
+    coords: str,
+    force: bool,
+) -> None:
+    """Convert SOURCE to TARGET in WGS84 lon/lat: .geojson (RFC 7946), .gpkg or .csv.
+
+    SOURCE is any file gridmap reads; lon/lat taken from AMap/Tencent (--coords gcj02) or
+    Baidu (--coords bd09) are shifted back to WGS84 on the way.
+    """
+    from gridmap import io
+    from gridmap.crs import to_wgs84
+
+    if target.exists() and not force:
+        raise UserError(f"{target} exists already. Pass --force to overwrite it.")
+    data = io.read_layer(source, layer, **_reader_kwargs(crs, lon, lat, coords))
+    for note in data.attrs.get("problems", []):
+        click.echo(f"{note.severity}: {note}", err=True)
+    if getattr(data, "crs", None) is not None:
+        data = to_wgs84(data)
+    io.write_layer(data, target, layer=layer)
+    click.echo(f"Wrote {len(data)} feature(s) to {target}.")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -110,3 +110,35 @@ def test_sample_writes_a_workspace_that_validates(run, tmp_path):
     assert "households" in result.output and target.is_file()
     checked = run("validate", target)
     assert checked.exit_code == 0, checked.output
+
+
+def test_convert_gcj02_csv_to_rfc7946_geojson(run, tmp_path):
+    from gridmap.crs import gcj02_to_wgs84, haversine_m
+
+    source = tmp_path / "amap.csv"
+    source.write_text("id,lng,lat\nA,104.114,30.638\n", encoding="utf-8")
+    target = tmp_path / "amap.geojson"
+    result = run("convert", source, target, "--coords", "gcj02")
+    assert result.exit_code == 0, result.output
+    collection = json.loads(target.read_text(encoding="utf-8"))
+    assert "crs" not in collection
+    x, y = collection["features"][0]["geometry"]["coordinates"]
+    want_x, want_y = gcj02_to_wgs84(104.114, 30.638)
+    assert haversine_m(x, y, want_x, want_y) < 0.05  # 7 decimals
+    assert 100 < haversine_m(x, y, 104.114, 30.638) < 700
+
+
+def test_convert_reprojects_to_lon_lat_and_keeps_existing_output(run, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    source = tmp_path / "blocks.gpkg"
+    gpd.GeoDataFrame({"n": [1]}, geometry=[box(500_000, 3_390_000, 500_100, 3_390_100)],
+                     crs=4544).to_file(source)  # fmt: skip
+    target = tmp_path / "blocks.csv"
+    assert run("convert", source, target).exit_code == 0
+    wkt = target.read_text(encoding="utf-8")
+    assert "POLYGON ((105." in wkt  # CGCS2000 GK CM 105E metres became lon/lat
+    before = target.read_bytes()
+    refused = CliRunner().invoke(cli, ["convert", str(source), str(target)])
+    assert refused.exit_code == 2 and target.read_bytes() == before
