@@ -6,6 +6,7 @@ environment variable ``GRIDMAP_DEBUG=1`` to see the traceback of an unexpected e
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import traceback
@@ -122,6 +123,8 @@ def sample(out: Path, seed: int | None, force: bool) -> None:
 
     The same seed always gives the same file, byte for byte.
     """
+    if out.suffix.lower() != ".gpkg":
+        raise UserError(f"{out}: a workspace is a GeoPackage; give --out a name ending in .gpkg.")
     if out.exists() and not force:
         raise UserError(f"{out} exists already. Pass --force to overwrite it.")
     if not out.parent.exists():
@@ -145,13 +148,32 @@ def _format_bounds(bounds: tuple[float, float, float, float] | None) -> str:
     return "{:.4f},{:.4f} .. {:.4f},{:.4f}".format(*bounds)
 
 
+_READ_OPTION_NAMES = ("layer", "crs", "lon", "lat", "x", "y", "coords", "encoding")
+
+
 def _read_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the options that say how to read a data file (--layer, --crs, --lon, --lat, --coords)."""
+    """Add the options that say how to read a data file; the command gets them as one dict.
+
+    The wrapped command receives ``layer`` and ``read_options`` (the keyword arguments of
+    :func:`gridmap.io.read_layer` that the user gave).
+    """
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in _READ_OPTION_NAMES}
+        layer = given.pop("layer")
+        if given["coords"] == "wgs84":
+            del given["coords"]
+        read_options = {k: v for k, v in given.items() if v is not None}
+        return command(layer=layer, read_options=read_options, **kwargs)
+
     options = [
         click.option("--layer", help="The layer of the file to read."),
         click.option("--crs", help="CRS of a file that has none, e.g. EPSG:4547."),
         click.option("--lon", help="Longitude column of a CSV (detected if not given)."),
         click.option("--lat", help="Latitude column of a CSV (detected if not given)."),
+        click.option("--x", help="Projected x column of a CSV (with --y and --crs)."),
+        click.option("--y", help="Projected y column of a CSV (with --x and --crs)."),
         click.option(
             "--coords",
             type=click.Choice(["wgs84", "gcj02", "bd09"]),
@@ -159,18 +181,11 @@ def _read_options(command: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Coordinate system of lon/lat data: gcj02 for AMap/Tencent, bd09 for Baidu.",
         ),
+        click.option("--encoding", help="Text encoding of a CSV or shapefile, e.g. gb18030."),
     ]
     for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _reader_kwargs(crs: str | None, lon: str | None, lat: str | None, coords: str) -> dict:
-    """The keyword arguments of :func:`gridmap.io.read_layer` that were given."""
-    options: dict[str, str] = {k: v for k, v in {"crs": crs, "lon": lon, "lat": lat}.items() if v}
-    if coords != "wgs84":
-        options["coords"] = coords
-    return options
+        wrapper = option(wrapper)
+    return wrapper
 
 
 @cli.command()
@@ -188,11 +203,8 @@ def _reader_kwargs(crs: str | None, lon: str | None, lat: str | None, coords: st
 def validate(
     path: Path,
     layer: str | None,
+    read_options: dict[str, str],
     kind: str | None,
-    crs: str | None,
-    lon: str | None,
-    lat: str | None,
-    coords: str,
     all_rows: bool,
 ) -> None:
     """Check a workspace or any data file and list every problem found.
@@ -204,9 +216,8 @@ def validate(
     from gridmap.layers import validate_path
 
     limit = sys.maxsize if all_rows else MAX_ROWS_SHOWN
-    options = _reader_kwargs(crs, lon, lat, coords)
     with _progress(f"Validating {path.name}") as advance:
-        report = validate_path(path, layer=layer, kind=kind, progress=advance, **options)
+        report = validate_path(path, layer=layer, kind=kind, progress=advance, **read_options)
     rows = [
         (s.name, s.kind or "-", s.features, s.geometry_type or "(table)", s.crs or "-",
          s.repaired or "", _format_bounds(s.bounds))
@@ -235,14 +246,7 @@ def validate(
 @_read_options
 @click.option("--force", is_flag=True, help="Overwrite TARGET if it exists.")
 def convert(
-    source: Path,
-    target: Path,
-    layer: str | None,
-    crs: str | None,
-    lon: str | None,
-    lat: str | None,
-    coords: str,
-    force: bool,
+    source: Path, target: Path, layer: str | None, read_options: dict[str, str], force: bool
 ) -> None:
     """Convert SOURCE to TARGET in WGS84 lon/lat: .geojson (RFC 7946), .gpkg or .csv.
 
@@ -254,7 +258,7 @@ def convert(
 
     if target.exists() and not force:
         raise UserError(f"{target} exists already. Pass --force to overwrite it.")
-    data = io.read_layer(source, layer, **_reader_kwargs(crs, lon, lat, coords))
+    data = io.read_layer(source, layer, **read_options)
     for note in data.attrs.get("problems", []):
         click.echo(f"{note.severity}: {note}", err=True)
     if getattr(data, "crs", None) is not None:

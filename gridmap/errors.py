@@ -13,6 +13,9 @@ from typing import Literal
 
 Severity = Literal["error", "warning", "info"]
 
+#: Code of problems about features left without a geometry (blank coordinates, bad WKT...).
+NO_GEOMETRY = "no_geometry"
+
 #: How many row numbers a message lists before it says "and N more".
 MAX_ROWS_SHOWN = 10
 
@@ -57,6 +60,9 @@ class Problem:
         Where it was found.
     rows
         Zero-based feature (row) numbers, in file order.
+    code
+        A short machine-readable kind, e.g. :data:`NO_GEOMETRY`, so that later checks can
+        recognise a problem already reported.
     """
 
     severity: Severity
@@ -65,6 +71,7 @@ class Problem:
     file: str | None = None
     layer: str | None = None
     rows: list[int] = field(default_factory=list)
+    code: str = ""
 
     def describe(self, limit: int = MAX_ROWS_SHOWN) -> str:
         """One line naming the file, layer and up to ``limit`` rows, the problem and the fix."""

@@ -51,7 +51,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from gridmap.errors import InputError, Problem
+from gridmap.errors import NO_GEOMETRY, InputError, Problem
 from gridmap.schema import LAYERS
 
 #: Extensions :func:`read_layer` reads, with what it expects to find.
@@ -380,6 +380,7 @@ def read_layer(
     y: str | None = None,
     coords: str = "wgs84",
     encoding: str | None = None,
+    require_geometry: bool = True,
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read one layer of a file into a GeoDataFrame.
 
@@ -406,6 +407,9 @@ def read_layer(
         (Amap/Tencent or Baidu): they are converted to WGS84.  Default ``"wgs84"``.
     encoding
         Text encoding of a CSV or shapefile (default: detected; UTF-8, then GB18030).
+    require_geometry
+        With False, a CSV without coordinate columns is read as a plain table (a roster of
+        grid members, say) instead of raising.
 
     Returns
     -------
@@ -433,7 +437,9 @@ def read_layer(
         data = _settle_crs(data, given, False, str(path), name, problems)
     elif ext in (".csv", ".txt"):
         name = _pick_layer([_csv_layer_name(p)], layer, path)
-        data = _read_csv(p, str(path), name, given, lon, lat, x, y, encoding, problems)
+        data = _read_csv(
+            p, str(path), name, given, lon, lat, x, y, encoding, problems, require_geometry
+        )
     else:
         layers = {item.name: item for item in _ogr_layers(p, path)}
         name = _pick_layer(list(layers), layer, path)
@@ -451,7 +457,10 @@ def _finish(
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     if not isinstance(data.index, pd.RangeIndex) or data.index.start != 0:
         data = data.reset_index(drop=True)
+    columns = data.attrs.get("coordinate_columns")
     data.attrs = {"source": str(path), "layer": layer, "problems": problems}
+    if columns:
+        data.attrs["coordinate_columns"] = columns
     return data
 
 
@@ -510,6 +519,7 @@ def _note_undecodable(
                 path,
                 layer,
                 rows,
+                NO_GEOMETRY,
             )
         )
 
@@ -656,10 +666,20 @@ def _convert_coords(
 
     converted = convert_geometries(data, source=system, target="wgs84")
     label = {"gcj02": "GCJ-02", "bd09": "BD-09"}[system]
+    columns = data.attrs.get("coordinate_columns")
+    also = ""
+    if columns:
+        # The lon/lat columns the points came from now hold WGS84 too, so they never disagree.
+        present = converted.geometry.notna().to_numpy()
+        for column, values in zip(
+            columns, (converted.geometry.x, converted.geometry.y), strict=True
+        ):
+            converted[column] = values.round(7).where(present, converted[column])
+        also = f"; columns {columns[0]!r}/{columns[1]!r} were updated to match"
     problems.append(
         Problem(
             "info",
-            f"converted coordinates from {label} to WGS84 (shifts of a few hundred metres).",
+            f"converted coordinates from {label} to WGS84 (shifts of a few hundred metres){also}.",
             "",
             path,
             layer,
@@ -764,7 +784,8 @@ def _read_csv(
     y: str | None,
     encoding: str | None,
     problems: list[Problem],
-) -> gpd.GeoDataFrame:
+    require_geometry: bool = True,
+) -> gpd.GeoDataFrame | pd.DataFrame:
     text, used = _decode(p.read_bytes(), encoding, path)
     if not text.strip():
         raise InputError(
@@ -827,6 +848,8 @@ def _read_csv(
     wkt_col = _find_column(columns, None, WKT_COLUMNS)
     if wkt_col is not None and lon_col is None and lat_col is None:
         return _wkt_rows(table, wkt_col, given, path, layer, problems)
+    if not require_geometry:
+        return pd.DataFrame({name: _typed(name, table[name]) for name in table.columns})
     raise InputError(
         f"no coordinate columns found; the columns are {found}.",
         file=path,
@@ -894,9 +917,13 @@ def _points(
                     path,
                     layer,
                     rows,
+                    NO_GEOMETRY,
                 )
             )
-    return _geo_table(table, geoms, crs)
+    data = _geo_table(table, geoms, crs)
+    if lonlat:
+        data.attrs["coordinate_columns"] = (xcol, ycol)
+    return data
 
 
 def _wkt_rows(
@@ -922,6 +949,7 @@ def _wkt_rows(
                 path,
                 layer,
                 bad,
+                NO_GEOMETRY,
             )
         )
     if column.strip().lower() == "geometry":  # as geopandas writes CSV: the WKT is the geometry

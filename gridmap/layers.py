@@ -21,8 +21,8 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from gridmap.crs import local_metric_crs
-from gridmap.errors import InputError, Problem
-from gridmap.schema import FINAL_STATUSES, LAYERS, Column, LayerSpec
+from gridmap.errors import NO_GEOMETRY, InputError, Problem
+from gridmap.schema import FINAL_STATUSES, LAYERS, LOCAL_TIMEZONE, Column, LayerSpec
 
 #: A progress callback: ``progress(step, steps, label)``, step counted from 0.
 Progress = Callable[[int, int, str], None]
@@ -109,6 +109,7 @@ class _Collector:
         rows: Sequence[int] = (),
         *,
         merge_with_notes: bool = False,
+        code: str = "",
     ) -> None:
         """Record a problem.
 
@@ -119,14 +120,14 @@ class _Collector:
         if merge_with_notes and rows:
             wanted = set(rows)
             for note in self.notes:
-                if wanted & set(note.rows):
+                if note.code == NO_GEOMETRY and wanted & set(note.rows):
                     if _SEVERITY_RANK[severity] > _SEVERITY_RANK[note.severity]:
                         note.severity = severity  # type: ignore[assignment]
                     wanted -= set(note.rows)
             if not wanted:
                 return
             rows = sorted(wanted)
-        self.problems.append(Problem(severity, message, fix, self.file, self.layer, rows))
+        self.problems.append(Problem(severity, message, fix, self.file, self.layer, rows, code))
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,9 +196,7 @@ def _check_column(
         return numbers
 
     if column.type == "datetime":
-        if pd.api.types.is_datetime64_any_dtype(values):
-            return values
-        parsed = pd.to_datetime(values.where(present), errors="coerce", format="mixed")
+        parsed = _local_times(values.where(present))
         bad = present & parsed.isna().to_numpy()
         if bad.any():
             examples = ", ".join(repr(v) for v in values[bad].astype(str).unique()[:3])
@@ -209,6 +208,17 @@ def _check_column(
             )
         return parsed
 
+    values = _whole_numbers_as_integers(values) if column.type in ("id", "code") else values
+    if column.type in ("id", "code") and pd.api.types.is_float_dtype(values):
+        huge = present & (values.abs() >= 2**53).fillna(False).to_numpy()
+        if huge.any():
+            out.add(
+                "error",
+                f"column {name!r} holds ids too large to keep exactly as numbers; distinct ids "
+                "may have become equal.",
+                f"store {name!r} as text in the source file.",
+                _rows(huge),
+            )
     text = values.astype("string").str.strip()
     if unique:
         dup = present & text.duplicated(keep=False).fillna(False).to_numpy()
@@ -250,6 +260,44 @@ def _check_column(
             )
         return text.str.lower()
     return text
+
+
+def _local_times(values: pd.Series) -> pd.Series:
+    """Parse times as naive local wall-clock times (times with a UTC offset are converted).
+
+    Workspace times are naive :data:`gridmap.schema.LOCAL_TIMEZONE` wall-clock times; a
+    time written with an offset (``2026-03-01T06:30:00Z``) is converted to that zone.
+    """
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert(LOCAL_TIMEZONE).dt.tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    try:
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    except (ValueError, TypeError):  # offsets that differ between rows, or mixed with naive
+        parsed = None
+    if parsed is None or not pd.api.types.is_datetime64_any_dtype(parsed):
+        # Mixed naive and offset times: convert row by row.
+        def one(value: object) -> pd.Timestamp:
+            stamp = pd.to_datetime(value, errors="coerce")
+            if stamp is not pd.NaT and stamp.tzinfo is not None:
+                stamp = stamp.tz_convert(LOCAL_TIMEZONE).tz_localize(None)
+            return stamp
+
+        return pd.Series([one(v) for v in values], index=values.index, dtype="datetime64[ns]")
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return parsed.dt.tz_convert(LOCAL_TIMEZONE).dt.tz_localize(None)
+    return parsed
+
+
+def _whole_numbers_as_integers(values: pd.Series) -> pd.Series:
+    """Ids read as floats because of empty cells (1.0, NaN) become integers again (1, <NA>)."""
+    if not pd.api.types.is_float_dtype(values):
+        return values
+    finite = values.dropna()
+    if len(finite) and (finite % 1 == 0).all() and (finite.abs() < 2**53).all():
+        return values.astype("Int64")
+    return values
 
 
 def _check_columns(df: pd.DataFrame, spec: LayerSpec, out: _Collector) -> pd.DataFrame:
@@ -396,6 +444,7 @@ def _check_geometry(
             "draw or geocode these features, or delete them.",
             _rows(empty),
             merge_with_notes=True,
+            code=NO_GEOMETRY,
         )
     families = spec.geometry if spec is not None and spec.geometry else _families(geoms[~empty])
 
@@ -594,8 +643,8 @@ def validate_layer(
 def _check_incident_times(df: pd.DataFrame, out: _Collector) -> None:
     if not {"reported_at", "closed_at", "status"} <= set(df.columns):
         return
-    reported = pd.to_datetime(df["reported_at"], errors="coerce")
-    closed = pd.to_datetime(df["closed_at"], errors="coerce")
+    reported = _local_times(df["reported_at"])
+    closed = _local_times(df["closed_at"])
     before = (closed < reported).fillna(False).to_numpy()
     if before.any():
         out.add(
@@ -645,7 +694,7 @@ def _summary(name: str, kind: str | None, data: pd.DataFrame) -> LayerSummary:
         except (CRSError, ValueError):
             bounds = None
     return LayerSummary(
-        name, kind, len(data), "/".join(types) or None, _crs_label(data.crs), bounds, repaired
+        name, kind, len(data), "/".join(types) or "(none)", _crs_label(data.crs), bounds, repaired
     )
 
 
@@ -679,7 +728,8 @@ def validate_workspace(
                 Problem(
                     "error",
                     f"the workspace has no {name!r} layer ({spec.title}).",
-                    f"add a layer named {name!r}: {spec.description}".strip(),
+                    f"add a layer named {name!r}: {spec.description} To check only the "
+                    "layers that are there, pass --layer NAME.",
                     str(source),
                     name,
                 )
@@ -699,6 +749,80 @@ def _metric(data: gpd.GeoDataFrame, crs: CRS) -> gpd.GeoSeries:
     return geoms.to_crs(crs) if data.crs is not None and data.crs != crs else geoms
 
 
+def _check_inside_street(
+    data: Mapping[str, gpd.GeoDataFrame | pd.DataFrame],
+    street: gpd.GeoDataFrame,
+    add: Callable[..., None],
+) -> None:
+    """Buildings and points inside the street; communities that tile it, with matching codes."""
+    try:
+        metric = local_metric_crs(street)
+    except InputError:
+        return  # the street's coordinates are broken; its own checks say how
+    boundary = shapely.union_all(_metric(street, metric).dropna().to_numpy())
+    outer = boundary.buffer(OUTSIDE_TOLERANCE_M)
+    shapely.prepare(outer)
+    area = boundary.area
+    for name in ("buildings", "households", "incidents", "compounds"):
+        layer = data.get(name)
+        if not isinstance(layer, gpd.GeoDataFrame) or layer.crs is None or not len(layer):
+            continue
+        geoms = _metric(layer, metric).to_numpy()
+        present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        inside = np.ones(len(geoms), dtype=bool)
+        inside[present] = shapely.covers(outer, geoms[present])
+        if (~inside).any():
+            add(
+                "warning",
+                name,
+                f"{(~inside).sum()} of {len(geoms)} {name} lie outside or across the street "
+                "boundary; they will not be counted in any grid.",
+                "check their coordinates (CRS, GCJ-02/BD-09 shift) or the street boundary.",
+                _rows(~inside),
+            )
+    communities = data.get("communities")
+    if isinstance(communities, gpd.GeoDataFrame) and communities.crs is not None:
+        parts = _metric(communities, metric).dropna().to_numpy()
+        parts = parts[~shapely.is_empty(parts)]
+        if len(parts):
+            union = shapely.union_all(parts)
+            gap = shapely.difference(boundary, union).area
+            outside = shapely.difference(union, boundary).area
+            overlap = float(shapely.area(parts).sum() - union.area)
+            for amount, what in ((gap, "gaps"), (outside, "outside"), (overlap, "overlap")):
+                if amount > max(1.0, COVERAGE_TOLERANCE * area):
+                    text = {
+                        "gaps": "communities leave parts of the street uncovered",
+                        "outside": "communities reach outside the street boundary",
+                        "overlap": "communities overlap each other",
+                    }[what]
+                    add(
+                        "warning",
+                        "communities",
+                        f"{text} ({amount:,.0f} m²).",
+                        "snap community boundaries to the street boundary and to each other.",
+                    )
+    street_codes = street.get("code")
+    if (
+        street_codes is not None
+        and pd.notna(street_codes.iloc[0])
+        and communities is not None
+        and "code" in communities
+    ):
+        prefix = str(street_codes.iloc[0])
+        codes = communities["code"].astype("string")
+        long_codes = codes.str.len() == 12
+        wrong = (long_codes & ~codes.str.startswith(prefix)).fillna(False).to_numpy()
+        if wrong.any():
+            add(
+                "error",
+                "communities",
+                f"12-digit community codes must start with the street code {prefix}.",
+                "correct the community codes.",
+                _rows(wrong),
+            )
+
+
 def _check_links(report: ValidationReport) -> None:
     """Cross-layer rules: everything inside the street, references that resolve, tiling."""
     data, source = report.data, report.source
@@ -710,8 +834,8 @@ def _check_links(report: ValidationReport) -> None:
     usable = (
         isinstance(street, gpd.GeoDataFrame)
         and street.crs is not None
-        and len(street)
-        and not street.geometry.is_empty.all()
+        and len(street) > 0
+        and street.geometry.geom_type.isin(GEOMETRY_TYPES["polygon"]).all()
     )
     if isinstance(street, gpd.GeoDataFrame) and len(street) > 1:
         add(
@@ -721,67 +845,7 @@ def _check_links(report: ValidationReport) -> None:
             "merge them into one polygon if they are one street.",
         )
     if usable:
-        try:
-            metric = local_metric_crs(street)
-        except InputError:
-            return  # the street's coordinates are broken; its own checks say how
-        boundary = shapely.union_all(_metric(street, metric).dropna().to_numpy())
-        outer = boundary.buffer(OUTSIDE_TOLERANCE_M)
-        shapely.prepare(outer)
-        area = boundary.area
-        for name in ("buildings", "households", "incidents", "compounds"):
-            layer = data.get(name)
-            if not isinstance(layer, gpd.GeoDataFrame) or layer.crs is None or not len(layer):
-                continue
-            geoms = _metric(layer, metric).to_numpy()
-            present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-            inside = np.ones(len(geoms), dtype=bool)
-            inside[present] = shapely.covers(outer, geoms[present])
-            if (~inside).any():
-                add(
-                    "warning",
-                    name,
-                    f"{(~inside).sum()} of {len(geoms)} {name} lie outside or across the street "
-                    "boundary; they will not be counted in any grid.",
-                    "check their coordinates (CRS, GCJ-02/BD-09 shift) or the street boundary.",
-                    _rows(~inside),
-                )
-        communities = data.get("communities")
-        if isinstance(communities, gpd.GeoDataFrame) and communities.crs is not None:
-            parts = _metric(communities, metric).dropna().to_numpy()
-            parts = parts[~shapely.is_empty(parts)]
-            if len(parts):
-                union = shapely.union_all(parts)
-                gap = shapely.difference(boundary, union).area
-                outside = shapely.difference(union, boundary).area
-                overlap = float(shapely.area(parts).sum() - union.area)
-                for amount, what in ((gap, "gaps"), (outside, "outside"), (overlap, "overlap")):
-                    if amount > max(1.0, COVERAGE_TOLERANCE * area):
-                        text = {
-                            "gaps": "communities leave parts of the street uncovered",
-                            "outside": "communities reach outside the street boundary",
-                            "overlap": "communities overlap each other",
-                        }[what]
-                        add(
-                            "warning",
-                            "communities",
-                            f"{text} ({amount:,.0f} m²).",
-                            "snap community boundaries to the street boundary and to each other.",
-                        )
-        street_codes = street.get("code")
-        if street_codes is not None and communities is not None and "code" in communities:
-            prefix = str(street_codes.iloc[0])
-            codes = communities["code"].astype("string")
-            long_codes = codes.str.len() == 12
-            wrong = (long_codes & ~codes.str.startswith(prefix)).fillna(False).to_numpy()
-            if wrong.any():
-                add(
-                    "error",
-                    "communities",
-                    f"12-digit community codes must start with the street code {prefix}.",
-                    "correct the community codes.",
-                    _rows(wrong),
-                )
+        _check_inside_street(data, street, add)
 
     buildings = data.get("buildings")
     households = data.get("households")
@@ -887,9 +951,17 @@ def validate_path(
 
     path = Path(path)
     source = str(path)
+    given = sorted(name for name, value in read_options.items() if value not in (None, "wgs84"))
     if progress:
         progress(0, 1, "reading")
     if path.suffix.lower() in (".pbf", ".osm"):
+        if kind is not None or given:
+            raise InputError(
+                "an OpenStreetMap extract is read as its buildings and roads, in WGS84; "
+                f"{', '.join(['--as', *given] if kind else given)} do not apply to it.",
+                file=source,
+                fix="leave out these options (use --layer buildings or --layer roads to pick).",
+            )
         wanted = [layer] if layer else ["buildings", "roads"]
         layers = {what: io.read_osm(path, what) for what in wanted}
         kinds: dict[str, str | None] = {w: w for w in wanted}
@@ -899,9 +971,28 @@ def validate_path(
         names = [layer]
     known = [n for n in names if n in LAYERS]
     if kind is None and layer is None and known and len(known) == len(names):
+        if given:
+            raise InputError(
+                f"options {', '.join('--' + g for g in given)} say how to read one layer, but "
+                "this is a workspace of several layers.",
+                file=source,
+                fix="pick the layer with --layer NAME, or leave the options out.",
+            )
         return validate_workspace(io.read_workspace(path), source, progress)
+    if kind is not None and len(names) > 1:
+        raise InputError(
+            f"--as {kind} checks one layer, but the file has {len(names)}: {', '.join(names)}.",
+            file=source,
+            fix="pick the layer with --layer NAME.",
+        )
     pick = len(names) > 1 or layer is not None
-    layers = {name: io.read_layer(path, name if pick else None, **read_options) for name in names}
+    table_ok = kind is not None and LAYERS[kind].geometry is None
+    layers = {
+        name: io.read_layer(
+            path, name if pick else None, require_geometry=not table_ok, **read_options
+        )
+        for name in names
+    }
     kinds = {name: kind or (name if name in LAYERS else None) for name in names}
     return validate_workspace_layers(layers, source, kinds=kinds, progress=progress)
 

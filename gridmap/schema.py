@@ -14,6 +14,10 @@ ColumnType = Literal["id", "str", "int", "float", "datetime", "code"]
 #: Geometry families a layer may hold (``None``: an attribute table with no geometry).
 GeometryFamily = Literal["polygon", "line", "point"]
 
+#: Times in a workspace are naive wall-clock times in this zone; times given with a UTC offset
+#: are converted to it.
+LOCAL_TIMEZONE = "Asia/Shanghai"
+
 ROAD_CLASSES = ("arterial", "secondary", "local", "path")
 WATER_KINDS = ("river", "canal", "lake", "pond")
 BUILDING_KINDS = (

@@ -126,6 +126,8 @@ def test_convert_gcj02_csv_to_rfc7946_geojson(run, tmp_path):
     want_x, want_y = gcj02_to_wgs84(104.114, 30.638)
     assert haversine_m(x, y, want_x, want_y) < 0.05  # 7 decimals
     assert 100 < haversine_m(x, y, 104.114, 30.638) < 700
+    properties = collection["features"][0]["properties"]
+    assert (properties["lng"], properties["lat"]) == (x, y)  # the columns follow the shift
 
 
 def test_convert_reprojects_to_lon_lat_and_keeps_existing_output(run, tmp_path):
@@ -142,3 +144,29 @@ def test_convert_reprojects_to_lon_lat_and_keeps_existing_output(run, tmp_path):
     before = target.read_bytes()
     refused = CliRunner().invoke(cli, ["convert", str(source), str(target)])
     assert refused.exit_code == 2 and target.read_bytes() == before
+
+
+def test_members_roster_csv_validates_as_a_table(run, tmp_path):
+    roster = tmp_path / "members.csv"
+    roster.write_text("id,name,phone\nM1,张伟,13800000001\nM1,李娜,x\n", encoding="utf-8")
+    result = run("validate", roster, "--as", "members")
+    assert result.exit_code == 1 and "unique" in result.output
+
+
+def test_projected_xy_csv_from_the_command_line(run, tmp_path):
+    table = tmp_path / "xy.csv"
+    table.write_text("id,x,y\n1,410000,3391000\n", encoding="utf-8")
+    result = run("validate", table, "--x", "x", "--y", "y", "--crs", "EPSG:32648")
+    assert result.exit_code == 0, result.output
+    assert "104.0" in result.output  # the extent, in lon/lat
+
+
+def test_options_that_would_be_ignored_are_refused(sample_workspace):
+    for args in (["--as", "buildings"], ["--coords", "gcj02"]):
+        result = CliRunner().invoke(cli, ["validate", str(sample_workspace), *args])
+        assert result.exit_code == 2 and "--layer" in result.output, result.output
+
+
+def test_sample_must_be_written_as_a_geopackage(tmp_path):
+    result = CliRunner().invoke(cli, ["sample", "--out", str(tmp_path / "s.geojson")])
+    assert result.exit_code == 2 and ".gpkg" in result.output

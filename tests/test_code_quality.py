@@ -43,6 +43,8 @@ def _imports(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
+            if node.module == "gridmap":  # from gridmap import io -> gridmap.io
+                names.update(f"gridmap.{alias.name}" for alias in node.names)
     return names
 
 

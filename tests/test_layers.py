@@ -463,3 +463,71 @@ def test_validation_does_not_change_its_input():
     pd.testing.assert_frame_equal(pd.DataFrame(b.drop(columns="geometry")),
                                   pd.DataFrame(before.drop(columns="geometry")))  # fmt: skip
     assert np.array_equal(b.geometry.is_valid, before.geometry.is_valid)
+
+
+# --- regressions found in review ------------------------------------------------------------
+
+
+def test_integer_ids_read_as_floats_because_of_blanks_still_resolve():
+    b = _buildings()
+    b["id"] = [1, 2, 3, 4]
+    h = _households()
+    h["building_id"] = [1.0, 1.0, np.nan]  # how pyogrio reads an int column with a NULL
+    b["households"] = [2, 0, 0, 0]
+    report = validate_workspace(workspace(buildings=b, households=h), "ws.gpkg")
+    assert report.ok and not report.warnings, [str(p) for p in report.problems]
+
+
+def test_ids_too_large_for_floats_are_reported():
+    b = _buildings()
+    b["id"] = [1.2345678901234568e29, 1.2345678901234569e29, 3.0, 4.0]
+    report = validate_workspace(workspace(buildings=b), "ws.gpkg")
+    problem = only_error(report, "buildings", "too large")
+    assert problem.rows == [0, 1] and "text" in problem.fix
+
+
+def test_times_with_utc_offsets_become_local_wall_clock():
+    i = _incidents()
+    i["reported_at"] = ["2026-01-02T01:00:00Z", "2026-01-03T10:00:00+08:00"]
+    i["closed_at"] = ["2026-01-02 15:00", None]
+    report = validate_workspace(workspace(incidents=i), "ws.gpkg")
+    assert report.ok, [str(p) for p in report.problems]
+    reported = report.data["incidents"]["reported_at"]
+    assert list(reported) == [pd.Timestamp("2026-01-02 09:00"), pd.Timestamp("2026-01-03 10:00")]
+
+
+def test_closing_time_with_offset_before_naive_report_time():
+    i = _incidents()
+    i["closed_at"] = ["2026-01-01T00:00:00+08:00", None]
+    problem = only_error(
+        validate_workspace(workspace(incidents=i), "ws.gpkg"), "incidents", "earlier"
+    )
+    assert problem.rows == [0]
+
+
+def test_missing_geometry_is_not_hidden_by_an_unrelated_reader_note():
+    from gridmap.errors import Problem
+
+    b = _buildings()
+    b.loc[0, "geometry"] = None
+    b.attrs["problems"] = [Problem("info", "no building:levels tag", "", "b.pbf", "b", [0, 1])]
+    _, problems = validate_layer(b, "buildings", file="b.pbf", layer="b")
+    assert any(p.severity == "error" and "no geometry" in p.message for p in problems)
+    assert [p.severity for p in problems if "levels" in p.message] == ["info"]
+
+
+def test_references_are_checked_even_when_the_street_is_broken():
+    s = _street()
+    s.loc[0, "geometry"] = None
+    h = _households()
+    h.loc[2, "building_id"] = "NOPE"
+    report = validate_workspace(workspace(street=s, households=h), "ws.gpkg")
+    assert only_error(report, "households", "building_id").rows == [2]
+
+
+def test_street_drawn_as_a_point_gives_no_false_outside_warnings():
+    s = _street()
+    s.loc[0, "geometry"] = Point(LON0 + D / 2, LAT0 + D / 2)
+    report = validate_workspace(workspace(street=s), "ws.gpkg")
+    only_error(report, "street", "found Point")
+    assert not [p for p in report.warnings if "outside" in p.message]

@@ -29,7 +29,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(
         WORKSPACE=str(DEFAULT_WORKSPACE),
         MAX_CONTENT_LENGTH=50 * 1024 * 1024,
-        JSON_SORT_KEYS=False,
     )
     app.config.from_prefixed_env("GRIDMAP")
     if test_config:
