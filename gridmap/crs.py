@@ -48,6 +48,7 @@ __all__ = [
     "bd09_to_wgs84",
     "convert_coords",
     "convert_geometries",
+    "crs_label",
     "gauss_kruger_crs",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
@@ -129,6 +130,25 @@ def _check_lon_lat(lon: float, lat: float) -> tuple[float, float]:
             "degrees; give projected data its real CRS with --crs.",
         )
     return lon, lat
+
+
+def crs_label(crs: CRS | None, *, with_name: bool = False) -> str | None:
+    """A short label for messages and tables: ``"EPSG:4547"``, or the CRS name without a code.
+
+    Parameters
+    ----------
+    crs
+        The CRS, or None (then None is returned).
+    with_name
+        Add the name after an EPSG code: ``"EPSG:4547 (CGCS2000 / 3-degree Gauss-Kruger CM
+        114E)"``.
+    """
+    if crs is None:
+        return None
+    code = crs.to_epsg()
+    if code is None:
+        return crs.name
+    return f"EPSG:{code} ({crs.name})" if with_name else f"EPSG:{code}"
 
 
 def utm_crs(lon: float, lat: float) -> CRS:

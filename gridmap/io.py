@@ -51,6 +51,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from gridmap.crs import convert_geometries, crs_label
 from gridmap.errors import NO_GEOMETRY, InputError, Problem
 from gridmap.schema import LAYERS
 
@@ -542,11 +543,6 @@ def _parse_crs(crs: Any, path: str | os.PathLike[str]) -> CRS | None:
         ) from None
 
 
-def _crs_label(crs: CRS) -> str:
-    code = crs.to_epsg()
-    return f"EPSG:{code} ({crs.name})" if code else crs.name
-
-
 def _same_crs(a: CRS, b: CRS) -> bool:
     if a.equals(b, ignore_axis_order=True):
         return True
@@ -589,11 +585,11 @@ def _settle_crs(
         if file_crs.to_epsg() != 4326 and _same_crs(file_crs, wgs84):
             file_crs = wgs84  # OGC:CRS84 and other spellings of lon/lat WGS84
         if given is not None and not _same_crs(file_crs, given):
-            declared = _crs_label(file_crs)
+            declared = crs_label(file_crs, with_name=True)
             if geojson_implicit:
                 declared += " (a GeoJSON file without a crs member is lon/lat by RFC 7946)"
             raise InputError(
-                f"the file declares {declared}, not {_crs_label(given)} as given.",
+                f"the file declares {declared}, not {crs_label(given, with_name=True)} as given.",
                 file=path,
                 layer=layer,
                 fix="leave out --crs to use the file's own CRS; if the file's CRS is wrong, "
@@ -606,7 +602,7 @@ def _settle_crs(
                 Problem(
                     "info",
                     "the GeoJSON has no crs member and its coordinates are not lon/lat; "
-                    f"read them as {_crs_label(given)} as given.",
+                    f"read them as {crs_label(given, with_name=True)} as given.",
                     "write RFC 7946 GeoJSON (lon/lat) to avoid the ambiguity.",
                     path,
                     layer,
@@ -654,7 +650,7 @@ def _convert_coords(
     if system == "wgs84":
         return data
     if data.crs is None or not data.crs.is_geographic:
-        label = _crs_label(data.crs) if data.crs is not None else "no CRS"
+        label = crs_label(data.crs, with_name=True) if data.crs is not None else "no CRS"
         raise InputError(
             f"--coords {system} applies to lon/lat from Chinese map services, but this layer "
             f"is in {label}.",
@@ -662,8 +658,6 @@ def _convert_coords(
             layer=layer,
             fix="leave out --coords for projected data (only lon/lat can be GCJ-02 or BD-09).",
         )
-    from gridmap.crs import convert_geometries
-
     converted = convert_geometries(data, source=system, target="wgs84")
     label = {"gcj02": "GCJ-02", "bd09": "BD-09"}[system]
     columns = data.attrs.get("coordinate_columns")
@@ -879,7 +873,7 @@ def _points(
     if lonlat and not crs.is_geographic:
         raise InputError(
             f"columns {xcol!r}/{ycol!r} are longitude/latitude, but the CRS given "
-            f"({_crs_label(crs)}) is projected.",
+            f"({crs_label(crs, with_name=True)}) is projected.",
             file=path,
             layer=layer,
             fix="for projected coordinates pass --x COL --y COL with --crs; for lon/lat leave "

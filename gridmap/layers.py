@@ -20,7 +20,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from gridmap.crs import local_metric_crs
+from gridmap.crs import crs_label, local_metric_crs
 from gridmap.errors import NO_GEOMETRY, InputError, Problem
 from gridmap.schema import FINAL_STATUSES, LAYERS, LOCAL_TIMEZONE, Column, LayerSpec
 
@@ -330,13 +330,6 @@ def _check_columns(df: pd.DataFrame, spec: LayerSpec, out: _Collector) -> pd.Dat
 # geometry
 
 
-def _crs_label(crs: CRS | None) -> str | None:
-    if crs is None:
-        return None
-    epsg = crs.to_epsg()
-    return f"EPSG:{epsg}" if epsg else crs.name
-
-
 def _within(low: float, high: float, lower_limit: float, upper_limit: float) -> bool:
     """True when the range low..high lies within lower_limit..upper_limit."""
     return lower_limit <= low and high <= upper_limit
@@ -377,7 +370,7 @@ def _check_coordinates(gdf: gpd.GeoDataFrame, out: _Collector) -> None:
             else:
                 out.add(
                     "error",
-                    f"the CRS {_crs_label(crs)} is in degrees but the coordinates run "
+                    f"the CRS {crs_label(crs)} is in degrees but the coordinates run "
                     f"{minx:.0f}..{maxx:.0f}, {miny:.0f}..{maxy:.0f}, which look like metres.",
                     "give the file its real projected CRS with --crs (e.g. --crs EPSG:4547).",
                 )
@@ -394,7 +387,7 @@ def _check_coordinates(gdf: gpd.GeoDataFrame, out: _Collector) -> None:
     if looks_lonlat and max(maxx - minx, maxy - miny) < 360:
         out.add(
             "error",
-            f"the CRS {_crs_label(crs)} is in metres but the coordinates look like degrees "
+            f"the CRS {crs_label(crs)} is in metres but the coordinates look like degrees "
             f"({minx:.4f}..{maxx:.4f}, {miny:.4f}..{maxy:.4f}).",
             "declare the file as lon/lat with --crs EPSG:4326.",
         )
@@ -420,7 +413,7 @@ def _check_coordinates(gdf: gpd.GeoDataFrame, out: _Collector) -> None:
     if not inside:
         out.add(
             "warning",
-            f"the coordinates fall outside the area where {_crs_label(crs)} ({crs.name}) is "
+            f"the coordinates fall outside the area where {crs_label(crs)} ({crs.name}) is "
             "used; the CRS declared in the file may be wrong.",
             "check the CRS and pass the right one with --crs.",
         )
@@ -694,7 +687,7 @@ def _summary(name: str, kind: str | None, data: pd.DataFrame) -> LayerSummary:
         except (CRSError, ValueError):
             bounds = None
     return LayerSummary(
-        name, kind, len(data), "/".join(types) or "(none)", _crs_label(data.crs), bounds, repaired
+        name, kind, len(data), "/".join(types) or "(none)", crs_label(data.crs), bounds, repaired
     )
 
 
