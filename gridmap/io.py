@@ -23,6 +23,7 @@ it into place only when everything has been written.
 
 from __future__ import annotations
 
+import csv
 import difflib
 import json
 import math
@@ -787,9 +788,10 @@ def _read_csv(
             file=path,
             fix="re-export the table as CSV with a header line.",
         )
+    separator = _delimiter(text)
     try:
         table = pd.read_csv(
-            StringIO(text), sep=_delimiter(text), dtype=str, keep_default_na=False, na_filter=False
+            StringIO(text), sep=separator, dtype=str, keep_default_na=False, na_filter=False
         )
     except (pd.errors.ParserError, ValueError) as error:
         raise InputError(
@@ -798,6 +800,19 @@ def _read_csv(
             fix="check that every line has as many fields as the header (quote text that "
             "holds commas); re-export it from the spreadsheet as CSV.",
         ) from None
+    header = next(csv.reader(StringIO(text), delimiter=separator), [])
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        problems.append(
+            Problem(
+                "warning",
+                f"the header names {', '.join(repr(n) for n in twice)} more than once; the "
+                "later columns are read as 'NAME.1', 'NAME.2'.",
+                "give every column its own name in the header.",
+                path,
+                layer,
+            )
+        )
     if used == "gb18030":
         problems.append(Problem("info", "read as GB18030 text (not UTF-8).", "", path, layer))
     columns = [str(c) for c in table.columns]

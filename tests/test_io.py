@@ -704,3 +704,12 @@ def test_csv_with_wkt_geometry_column(tmp_path):
     assert back.geometry.iloc[2] is None
     [bad] = [p for p in back.attrs["problems"] if "cannot be parsed" in p.message]
     assert bad.rows == [2]
+
+
+def test_csv_with_a_column_name_twice_says_so(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("id,lon,lat,id\n1,104.1,30.6,2\n", encoding="utf-8")
+    data = io.read_layer(path)
+    [warning] = [p for p in data.attrs["problems"] if "more than once" in p.message]
+    assert "'id'" in warning.message and warning.file == str(path)
+    assert list(data.columns[:4]) == ["id", "lon", "lat", "id.1"]
