@@ -1,0 +1,899 @@
+"""Balanced, contiguous, compact partition of a unit graph into grids nested in groups.
+
+Two steps per group (community), groups being independent (hard nesting):
+
+1. seed with METIS (:func:`pymetis.part_graph`, contiguity on): vertex weights are the unit
+   weights, edge weights the shared boundary length times a barrier multiplier, so that the
+   cheapest cuts run along arterials and rivers;
+2. refine with boundary moves that keep every part contiguous (a unit leaves a part only when
+   the rest stays connected, checked by a BFS on the CSR adjacency): first to bring every part
+   within ``tolerance`` of the group's mean part weight, then, at no loss of balance, to shorten
+   the barrier-weighted cut or, when unit areas and outer lengths are given (``compactness``),
+   to raise the parts' Polsby-Popper, with single moves and then chains of two.
+
+Several METIS seeds are refined and the best kept (balance first, then compactness); everything
+depends only on ``seed``.
+
+The graph is duck-typed: anything with the attributes of :class:`gridmap.graph.UnitGraph`
+(``n``, ``edges``, ``length``, ``barrier``, ``groups``, ``group_names``) will do; only the
+barrier constants are taken from :mod:`gridmap.graph`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from gridmap.errors import GridmapError, InputError
+from gridmap.graph import (
+    BARRIER_ARTERIAL,
+    BARRIER_GAP,
+    BARRIER_LOCAL,
+    BARRIER_NONE,
+    BARRIER_SECONDARY,
+    BARRIER_WATER,
+)
+
+#: Default multiplier of an edge's weight by what runs along it.  A low multiplier makes the edge
+#: cheap to cut, so grid lines prefer arterials and water.  GAP edges (island links, length 0)
+#: get a floor weight so that they stay usable for contiguity.
+DEFAULT_BARRIER_PENALTY: dict[int, float] = {
+    BARRIER_NONE: 1.0,
+    BARRIER_LOCAL: 0.6,
+    BARRIER_SECONDARY: 0.3,
+    BARRIER_ARTERIAL: 0.1,
+    BARRIER_WATER: 0.05,
+    BARRIER_GAP: 1.0,
+}
+
+_MAX_PASSES = 200
+_METIS_TRIES = 16
+_TRY_BUDGET = 12_000
+_SCHEDULE = (3.0, 1.0)
+_PAIR_PASSES = 20
+
+
+def allocate_grids(
+    group_weights: Mapping[str, float],
+    *,
+    target: float = 400,
+    minimum: float = 300,
+    maximum: float = 500,
+    total: int | None = None,
+    per_group: Mapping[str, int] | None = None,
+) -> dict[str, int]:
+    """Decide how many grids each group (community) gets.
+
+    Three modes, tried in this order:
+
+    * ``per_group`` given: the counts are checked (every group named, whole numbers >= 1 for a
+      group with weight) and returned;
+    * ``total`` given: ``total`` grids are shared in proportion to weight by the largest
+      remainder method, every group with weight getting at least one;
+    * otherwise: each group gets the whole number ``k`` of grids that puts its mean grid weight
+      within ``[minimum, maximum]``, the one nearest ``weight / target``.
+
+    Parameters
+    ----------
+    group_weights
+        Group name -> total weight (households or persons).
+    target, minimum, maximum
+        Wanted weight per grid and the allowed range (target mode).
+    total
+        Total number of grids for the whole street (total mode).
+    per_group
+        Group name -> number of grids (explicit mode).
+
+    Returns
+    -------
+    dict
+        Group name -> number of grids, in the order of ``group_weights``.  A group with zero
+        weight gets 0 grids in target mode (and 1 in the other modes, if it is listed).
+
+    Raises
+    ------
+    InputError
+        When the request cannot be met, naming the group, its weight and what is possible.
+    """
+    names = list(group_weights)
+    weights = {name: float(group_weights[name]) for name in names}
+    for name, w in weights.items():
+        if not math.isfinite(w) or w < 0:
+            raise InputError(
+                f"group {name} has weight {w}: weights must be finite and not negative",
+                fix="check the household (or person) counts of its units",
+            )
+    if per_group is not None:
+        return _check_per_group(weights, per_group)
+    if total is not None:
+        return _allocate_total(weights, int(total))
+    if not 0 < minimum <= target <= maximum:
+        raise InputError(
+            f"grid size range {minimum}-{maximum} with target {target} is not valid",
+            fix="give 0 < minimum <= target <= maximum",
+        )
+    out: dict[str, int] = {}
+    for name, w in weights.items():
+        if w == 0:
+            out[name] = 0
+            continue
+        low = max(1, math.ceil(w / maximum - 1e-9))
+        high = math.floor(w / minimum + 1e-9)
+        if low > high:
+            if w < minimum:
+                raise InputError(
+                    f"community {name} has {w:g} households: too few for one grid of "
+                    f"{minimum:g}-{maximum:g}",
+                    fix=(
+                        f"allow a smaller minimum (at most {w:g}) or merge community {name} "
+                        "with a neighbour"
+                    ),
+                )
+            raise InputError(
+                f"community {name} has {w:g} households: no whole number of grids gives "
+                f"{minimum:g}-{maximum:g} per grid ({low - 1} grids give "
+                f"{w / max(low - 1, 1):.0f}, {low} grids give {w / low:.0f})",
+                fix="widen the allowed range or give the number of grids per community",
+            )
+        ideal = w / target
+        out[name] = min(range(low, high + 1), key=lambda k: (abs(k - ideal), k))
+    return out
+
+
+def _check_per_group(weights: dict[str, float], per_group: Mapping[str, int]) -> dict[str, int]:
+    unknown = sorted(set(per_group) - set(weights))
+    if unknown:
+        raise InputError(
+            f"grids were asked for unknown communities {', '.join(map(str, unknown))}",
+            fix=f"use community codes among {', '.join(map(str, weights))}",
+        )
+    out: dict[str, int] = {}
+    for name, w in weights.items():
+        if name not in per_group:
+            raise InputError(
+                f"no number of grids was given for community {name}",
+                fix="give a number of grids for every community",
+            )
+        k = per_group[name]
+        if int(k) != k or k < 0 or (k == 0 and w > 0):
+            raise InputError(
+                f"community {name} was given {k} grids",
+                fix="give a whole number of grids, at least 1 for a community with households",
+            )
+        out[name] = int(k)
+    return out
+
+
+def _allocate_total(weights: dict[str, float], total: int) -> dict[str, int]:
+    names = [name for name, w in weights.items() if w > 0]
+    if total < len(names):
+        raise InputError(
+            f"{total} grids cannot cover {len(names)} communities with households",
+            fix=f"ask for at least {len(names)} grids (one per community)",
+        )
+    out = {name: 0 for name in weights}
+    if not names:
+        return out
+    w = np.array([weights[name] for name in names])
+    # Each group gets one grid first; the rest is shared by largest remainder in proportion
+    # to weight, so that the whole is as proportional as the floor of one allows.
+    quota = w / w.sum() * total
+    base = np.maximum(np.floor(quota).astype(int), 1)
+    spare = total - int(base.sum())
+    while spare < 0:  # floors of 1 took more than their share: take back from the largest
+        ratio = np.where(base > 1, base / np.maximum(quota, 1e-12), -np.inf)
+        base[int(np.argmax(ratio))] -= 1
+        spare += 1
+    if spare > 0:
+        remainder = quota - base
+        order = sorted(range(len(names)), key=lambda i: (-remainder[i], i))
+        for i in order[:spare]:
+            base[i] += 1
+    for name, k in zip(names, base, strict=True):
+        out[name] = int(k)
+    return out
+
+
+def partition_graph(
+    graph: Any,
+    weights: np.ndarray,
+    grids_per_group: Mapping[str, int] | np.ndarray,
+    *,
+    seed: int = 0,
+    tolerance: float = 0.02,
+    compactness: np.ndarray | None = None,
+    barrier_penalty: Mapping[int, float] | None = None,
+    locked: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Partition the units of a graph into contiguous, balanced grids nested in its groups.
+
+    Parameters
+    ----------
+    graph
+        A :class:`gridmap.graph.UnitGraph` (or any object with its ``n``, ``edges``,
+        ``length``, ``barrier``, ``groups`` and ``group_names``).
+    weights
+        ``(n,)`` weight per unit (households or persons); zero is allowed.
+    grids_per_group
+        Number of grids per group: a mapping group name -> k (see :func:`allocate_grids`) or an
+        array indexed by group index.
+    seed
+        Seed of METIS and of the move order; the same seed gives the same labels.
+    tolerance
+        Wanted maximum relative deviation of a grid's weight from its group's mean grid weight.
+    compactness
+        Optional ``(n, 2)`` array: per unit its area (m²) and the length (m) of its boundary
+        shared with no other unit of the graph (the street's edge; 0 inside).  When given, the
+        last refinement step maximises the grids' mean Polsby-Popper (4 pi A / P²) instead of
+        shortening the barrier-weighted cut, and the best of several METIS seeds is chosen by
+        it.
+    barrier_penalty
+        Barrier class -> multiplier of the edge weight (see :data:`DEFAULT_BARRIER_PENALTY`;
+        given keys override the defaults).  Low = cheap to cut: grid lines prefer that barrier.
+    locked
+        Optional ``(n,)`` integer array: ``-1`` for a free unit, else the label (0..K-1) the unit
+        must keep.
+    progress
+        Optional callable ``progress(done, total)`` called after each group.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n,)`` int64 labels 0..K-1 numbered group by group (group 0's grids first); every grid
+        lies in one group and is connected in the graph (GAP edges count).
+
+    Raises
+    ------
+    InputError
+        When a group has fewer units than grids, a group's graph is not connected, or the
+        grid counts or locked labels do not fit the groups.
+    """
+    n = int(graph.n)
+    groups = np.asarray(graph.groups, dtype=np.int64)
+    names = [str(s) for s in graph.group_names]
+    w = np.asarray(weights, dtype=np.float64)
+    if w.shape != (n,):
+        raise InputError(f"weights has shape {w.shape}, expected ({n},): one weight per unit")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+        raise InputError(
+            "unit weights must be finite and not negative", rows=bad.tolist(), fix="fix them"
+        )
+    ks = _grid_counts(grids_per_group, names, groups)
+    penalty = dict(DEFAULT_BARRIER_PENALTY)
+    if barrier_penalty:
+        penalty.update({int(key): float(v) for key, v in barrier_penalty.items()})
+    edges = np.asarray(graph.edges, dtype=np.int64).reshape(-1, 2)
+    length = np.asarray(graph.length, dtype=np.float64)
+    barrier = np.asarray(graph.barrier, dtype=np.int64)
+    mult = np.array([penalty.get(int(b), 1.0) for b in range(int(barrier.max(initial=0)) + 1)])
+    ew = length * mult[barrier]
+    positive = ew[ew > 0]
+    floor = float(positive.min()) if positive.size else 1.0
+    ew = np.where(ew > 0, ew, floor)  # GAP and zero-length edges stay usable
+    offsets = np.concatenate([[0], np.cumsum(ks)]).astype(np.int64)
+    if locked is not None:
+        locked = np.asarray(locked, dtype=np.int64)
+        if locked.shape != (n,):
+            raise InputError(f"locked has shape {locked.shape}, expected ({n},)")
+    labels = np.full(n, -1, dtype=np.int64)
+    for g, name in enumerate(names):
+        nodes = np.flatnonzero(groups == g)
+        k = int(ks[g])
+        if nodes.size == 0:
+            if k:
+                raise InputError(f"community {name} has no units but was given {k} grids")
+            continue
+        if k == 0:
+            raise InputError(
+                f"community {name} has {nodes.size} units but was given 0 grids",
+                fix="give every community with units at least one grid",
+            )
+        if k > nodes.size:
+            raise InputError(
+                f"community {name} has {nodes.size} units: too few for {k} grids",
+                fix=f"ask for at most {nodes.size} grids in community {name} or use smaller units",
+            )
+        sub = _subgraph(nodes, edges, ew, groups, g, n, length)
+        if not _connected(sub[0], sub[1]):
+            raise InputError(
+                f"the units of community {name} are not connected in the unit graph",
+                fix="link its islands (build_graph adds a GAP edge to the nearest unit)",
+            )
+        lock = None
+        if locked is not None:
+            lock = locked[nodes] - offsets[g]
+            free = locked[nodes] < 0
+            if np.any(~free & ((lock < 0) | (lock >= k))):
+                raise InputError(
+                    f"locked labels of community {name} must lie in "
+                    f"{offsets[g]}..{offsets[g + 1] - 1}",
+                    fix="lock each unit to a grid label of its own community, or -1",
+                )
+            lock[free] = -1
+        local = _partition_group(sub, w[nodes], k, seed, tolerance, compactness, nodes, lock)
+        labels[nodes] = local + offsets[g]
+        if progress is not None:
+            progress(g + 1, len(names))
+    return labels
+
+
+def _grid_counts(
+    grids_per_group: Mapping[str, int] | np.ndarray, names: list[str], groups: np.ndarray
+) -> np.ndarray:
+    if isinstance(grids_per_group, Mapping):
+        present = set(np.unique(groups).tolist())
+        missing = [n for i, n in enumerate(names) if n not in grids_per_group and i in present]
+        if missing:
+            raise InputError(
+                f"no number of grids was given for community {missing[0]}",
+                fix="use allocate_grids() or give a number for every community",
+            )
+        ks = np.array([int(grids_per_group.get(name, 0)) for name in names], dtype=np.int64)
+    else:
+        ks = np.asarray(grids_per_group, dtype=np.int64).reshape(-1)
+        if ks.size != len(names):
+            raise InputError(f"grids_per_group has {ks.size} counts for {len(names)} communities")
+    if np.any(ks < 0):
+        raise InputError("numbers of grids must not be negative")
+    return ks
+
+
+def _subgraph(
+    nodes: np.ndarray,
+    edges: np.ndarray,
+    ew: np.ndarray,
+    groups: np.ndarray,
+    g: int,
+    n: int,
+    length: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Local CSR (xadj, adjncy, edge weight, shared length) of the units of group ``g``."""
+    local = np.full(n, -1, dtype=np.int64)
+    local[nodes] = np.arange(nodes.size)
+    keep = (groups[edges[:, 0]] == g) & (groups[edges[:, 1]] == g)
+    a, b, wt = local[edges[keep, 0]], local[edges[keep, 1]], ew[keep]
+    ln = (ew if length is None else length)[keep]
+    src = np.concatenate([a, b])
+    dst = np.concatenate([b, a])
+    wts = np.concatenate([wt, wt])
+    lns = np.concatenate([ln, ln])
+    order = np.lexsort((dst, src))
+    src, dst, wts, lns = src[order], dst[order], wts[order], lns[order]
+    xadj = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=nodes.size))])
+    return xadj.astype(np.int64), dst, wts, lns
+
+
+def _connected(xadj: np.ndarray, adj: np.ndarray) -> bool:
+    m = xadj.size - 1
+    seen = np.zeros(m, dtype=bool)
+    seen[0] = True
+    stack = [0]
+    while stack:
+        u = stack.pop()
+        for v in adj[xadj[u] : xadj[u + 1]].tolist():
+            if not seen[v]:
+                seen[v] = True
+                stack.append(v)
+    return bool(seen.all())
+
+
+def _partition_group(
+    sub: tuple[np.ndarray, np.ndarray, np.ndarray],
+    w: np.ndarray,
+    k: int,
+    seed: int,
+    tolerance: float,
+    compactness: np.ndarray | None,
+    nodes: np.ndarray,
+    lock: np.ndarray | None,
+) -> np.ndarray:
+    """Labels 0..k-1 for the units of one connected group."""
+    xadj, adj, ew, raw = sub
+    m = w.size
+    if k == 1:
+        return np.zeros(m, dtype=np.int64)
+    if k == m and lock is None:
+        return np.arange(m, dtype=np.int64)
+    nbrs = [adj[xadj[u] : xadj[u + 1]].tolist() for u in range(m)]
+    nw = [ew[xadj[u] : xadj[u + 1]].tolist() for u in range(m)]
+    shape = None
+    if compactness is not None:
+        ae = np.asarray(compactness, dtype=np.float64)[nodes]
+        nl = [raw[xadj[u] : xadj[u + 1]].tolist() for u in range(m)]
+        shape = (ae[:, 0].tolist(), ae[:, 1].tolist(), nl)
+    best: tuple[float, float] | None = None
+    best_refiner = None
+    tries = max(2, min(_METIS_TRIES, _TRY_BUDGET // m))  # fewer restarts on big groups
+    for t in range(tries):
+        part = _metis_seed(xadj, adj, ew, w, k, seed * _METIS_TRIES + t)
+        part = _repair(part, nbrs, k)
+        if lock is not None:
+            part = _apply_lock(part, lock, nbrs, k)
+        refiner = _Refiner(nbrs, nw, w, part, k, tolerance, shape, lock, seed + t)
+        # shape first under a loose balance, then balance tightly, then shape again
+        for factor in _SCHEDULE:
+            refiner.tol = tolerance * factor * refiner.mean * 0.99
+            refiner.balance()
+            if shape is None:
+                refiner.compact()
+            else:
+                refiner.polsby_popper()
+        score = (refiner.violation(), refiner.cut() if shape is None else -refiner.mean_pp())
+        if best is None or score < best:
+            best, best_refiner = score, refiner
+    assert best_refiner is not None
+    if shape is not None and best[0] == 0:
+        best_refiner.pair_moves()
+    if lock is not None:  # locked labels are the caller's: keep the numbering
+        return best_refiner.part
+    return _renumber(best_refiner.part, k)
+
+
+def _metis_seed(
+    xadj: np.ndarray, adj: np.ndarray, ew: np.ndarray, w: np.ndarray, k: int, seed: int
+) -> np.ndarray:
+    try:
+        import pymetis
+    except ImportError as err:  # pragma: no cover - pymetis is a dependency
+        raise GridmapError(
+            "the partition engine needs pymetis, which is not installed",
+            fix="pip install pymetis",
+        ) from err
+
+    total = float(w.sum())
+    if total > 0 and np.all(w == np.round(w)) and total < 1e8:
+        vw = w.astype(np.int64)
+    else:
+        scale = 1e7 / total if total > 0 else 1.0
+        vw = np.round(w * scale).astype(np.int64)
+    if vw.sum() == 0:
+        vw = np.ones_like(vw)
+    ewi = np.maximum(np.round(ew / ew.max() * 10000), 1).astype(np.int64)
+    if hasattr(pymetis, "CSRAdjacency"):  # pymetis >= 2025.2
+        graph = {"adjacency": pymetis.CSRAdjacency(xadj, adj)}
+    else:  # pragma: no cover - older pymetis
+        graph = {"xadj": xadj, "adjncy": adj}
+    opts = pymetis.Options(seed=int(seed) % (2**31 - 1), contig=1, ufactor=10)
+    try:
+        _, membership = pymetis.part_graph(k, **graph, vweights=vw, eweights=ewi, options=opts)
+    except Exception:  # METIS refuses some contiguity requests: _repair() does the job
+        opts = pymetis.Options(seed=int(seed) % (2**31 - 1), ufactor=10)
+        _, membership = pymetis.part_graph(k, **graph, vweights=vw, eweights=ewi, options=opts)
+    return np.asarray(membership, dtype=np.int64)
+
+
+def _components(members: list[int], part: np.ndarray, nbrs: list[list[int]], p: int) -> list:
+    seen: set[int] = set()
+    comps = []
+    for s in members:
+        if s in seen:
+            continue
+        seen.add(s)
+        comp = [s]
+        stack = [s]
+        while stack:
+            u = stack.pop()
+            for v in nbrs[u]:
+                if v not in seen and part[v] == p:
+                    seen.add(v)
+                    comp.append(v)
+                    stack.append(v)
+        comps.append(comp)
+    return comps
+
+
+def _repair(
+    part: np.ndarray, nbrs: list[list[int]], k: int, fixed: np.ndarray | None = None
+) -> np.ndarray:
+    """Make every part connected and non-empty (METIS may leave either undone).
+
+    Units where ``fixed`` is true keep their part: of a part's pieces, one holding fixed
+    units is kept.
+    """
+    part = part.copy()
+    fixed = np.zeros(part.size, dtype=bool) if fixed is None else fixed
+    m = part.size
+    # 1. keep each part's largest component; free the other pieces
+    for p in range(k):
+        members = np.flatnonzero(part == p).tolist()
+        comps = _components(members, part, nbrs, p)
+        if len(comps) > 1:
+            comps.sort(key=lambda c: (bool(fixed[c].any()), len(c)), reverse=True)
+            for comp in comps[1:]:
+                if fixed[comp].any():
+                    raise InputError(
+                        f"the units locked to grid {p} are not connected",
+                        fix="lock only units that form one connected piece per grid",
+                    )
+                part[comp] = -1
+    # 2. give freed units to a neighbouring part, growing from the assigned ones
+    while np.any(part < 0):
+        progress = False
+        for u in np.flatnonzero(part < 0).tolist():
+            cands = sorted({part[v] for v in nbrs[u] if part[v] >= 0})
+            if cands:
+                part[u] = cands[0]
+                progress = True
+        if not progress:  # a freed piece touching no part: make it a part of its own
+            part[part < 0] = -2
+            break
+    # 3. empty parts (or a lone piece): take a non-cut unit from the part with most units
+    for p in range(k):
+        if np.any(part == p):
+            continue
+        sizes = np.bincount(part[part >= 0], minlength=k)
+        donor = int(np.argmax(sizes))
+        members = np.flatnonzero(part == donor).tolist()
+        for u in members:
+            if fixed[u]:
+                continue
+            rest = [v for v in members if v != u]
+            part[u] = -3
+            ok = len(_components(rest, part, nbrs, donor)) == 1
+            part[u] = donor
+            if ok:
+                part[u] = p
+                break
+    if np.any(part < 0):  # pragma: no cover - only with a disconnected group graph
+        raise InputError("could not make every grid connected")
+    assert part.size == m
+    return part
+
+
+def _apply_lock(part: np.ndarray, lock: np.ndarray, nbrs: list[list[int]], k: int) -> np.ndarray:
+    """Relabel METIS parts to best match the locked labels, force them, then repair."""
+    fixed = lock >= 0
+    overlap = np.zeros((k, k))
+    np.add.at(overlap, (part[fixed], lock[fixed]), 1)
+    mapping = -np.ones(k, dtype=np.int64)
+    used = set()
+    for flat in np.argsort(-overlap, axis=None, kind="stable"):
+        a, b = divmod(int(flat), k)
+        if mapping[a] < 0 and b not in used:
+            mapping[a] = b
+            used.add(b)
+    part = mapping[part]
+    part[fixed] = lock[fixed]
+    return _repair(part, nbrs, k, fixed)
+
+
+def _renumber(part: np.ndarray, k: int) -> np.ndarray:
+    """Number parts in order of their first unit, for labels independent of METIS's order."""
+    first = np.full(k, part.size, dtype=np.int64)
+    np.minimum.at(first, part, np.arange(part.size))
+    order = np.argsort(first, kind="stable")
+    new = np.empty(k, dtype=np.int64)
+    new[order] = np.arange(k)
+    return new[part]
+
+
+class _Refiner:
+    """Boundary moves that keep every part connected and never empty a part."""
+
+    def __init__(self, nbrs, nw, w, part, k, tolerance, shape, lock, seed):
+        self.nbrs, self.nw = nbrs, nw
+        self.w = w.tolist()
+        self.part = part.copy()
+        self.lab = self.part.tolist()
+        self.k = k
+        self.mean = float(w.sum()) / k
+        self.tol = tolerance * self.mean * 0.99
+        self.pw = np.bincount(part, weights=w, minlength=k).tolist()
+        self.size = np.bincount(part, minlength=k).tolist()
+        self.shape = shape
+        self.free = [True] * len(self.w) if lock is None else (lock < 0).tolist()
+        self.rng = np.random.default_rng(seed)
+
+    def _viol(self, x: float) -> float:
+        return max(0.0, abs(x - self.mean) - self.tol)
+
+    def violation(self) -> float:
+        return float(sum(self._viol(x) for x in self.pw))
+
+    def cut(self) -> float:
+        lab = self.lab
+        return float(
+            sum(
+                wt
+                for u, row in enumerate(self.nbrs)
+                for v, wt in zip(row, self.nw[u], strict=True)
+                if lab[v] != lab[u]
+            )
+            / 2
+        )
+
+    def _links(self, u: int) -> dict[int, float]:
+        out: dict[int, float] = {}
+        lab = self.lab
+        for v, wt in zip(self.nbrs[u], self.nw[u], strict=True):
+            out[lab[v]] = out.get(lab[v], 0.0) + wt
+        return out
+
+    def _can_leave(self, u: int) -> bool:
+        a = self.lab[u]
+        if self.size[a] <= 1 or not self.free[u]:
+            return False
+        lab = self.lab
+        inside = [v for v in self.nbrs[u] if lab[v] == a]
+        if len(inside) <= 1:
+            return True
+        # BFS in part a without u: every remaining member must be reached
+        seen = {u, inside[0]}
+        stack = [inside[0]]
+        target = set(inside)
+        target.discard(inside[0])
+        while stack and target:
+            x = stack.pop()
+            for v in self.nbrs[x]:
+                if v not in seen and lab[v] == a:
+                    seen.add(v)
+                    target.discard(v)
+                    stack.append(v)
+        return not target
+
+    def _move(self, u: int, b: int) -> None:
+        a = self.lab[u]
+        wu = self.w[u]
+        self.lab[u] = b
+        self.pw[a] -= wu
+        self.pw[b] += wu
+        self.size[a] -= 1
+        self.size[b] += 1
+
+    def _boundary(self) -> list[int]:
+        lab = self.lab
+        units = [u for u, row in enumerate(self.nbrs) if any(lab[v] != lab[u] for v in row)]
+        order = self.rng.permutation(len(units))
+        return [units[i] for i in order]
+
+    def _gain(self, u: int, b: int, eps: float) -> tuple[float, float] | None:
+        """(violation change, squared-deviation change) of moving u to b, when it improves."""
+        a = self.lab[u]
+        wu = self.w[u]
+        pa, pb = self.pw[a], self.pw[b]
+        dv = self._viol(pa - wu) + self._viol(pb + wu) - self._viol(pa) - self._viol(pb)
+        ds = 2 * wu * (wu + pb - pa)
+        if dv > eps or (dv > -eps and ds >= -eps):
+            return None
+        return dv, ds
+
+    def balance(self) -> None:
+        """Moves that lower the total violation, or the squared deviation at equal violation.
+
+        Each pass collects the improving moves and applies them best shape first (least growth
+        of the cut relative to the unit's links), re-checking each against the current weights.
+        """
+        eps = 1e-9 * max(self.mean, 1.0)
+        for _ in range(_MAX_PASSES):
+            if self.violation() <= eps:
+                break
+            cands = []
+            for u in self._boundary():
+                a = self.lab[u]
+                if self.w[u] == 0 or not self.free[u]:
+                    continue
+                links = self._links(u)
+                total = sum(links.values()) or 1.0
+                for b, link in links.items():
+                    if b != a and self._gain(u, b, eps) is not None:
+                        cands.append(((links.get(a, 0.0) - link) / total, u, b))
+            cands.sort()
+            moved = False
+            for _, u, b in cands:
+                if self.lab[u] == b or b not in {self.lab[v] for v in self.nbrs[u]}:
+                    continue
+                if self._gain(u, b, eps) is not None and self._can_leave(u):
+                    self._move(u, b)
+                    moved = True
+            if not moved:
+                break
+        self.part = np.asarray(self.lab, dtype=np.int64)
+
+    def _allowed(self, a: int, b: int, wu: float, eps: float) -> bool:
+        pa, pb = self.pw[a], self.pw[b]
+        return (
+            self._viol(pa - wu) <= self._viol(pa) + eps
+            and self._viol(pb + wu) <= self._viol(pb) + eps
+        )
+
+    def _pp(self, area: float, perim: float) -> float:
+        return 4 * math.pi * area / (perim * perim) if perim > 0 else 0.0
+
+    def _part_shapes(self) -> tuple[list[float], list[float]]:
+        area, ext, nl = self.shape
+        pa = [0.0] * self.k
+        pp = [0.0] * self.k
+        lab = self.lab
+        for u, row in enumerate(self.nbrs):
+            p = lab[u]
+            pa[p] += area[u]
+            pp[p] += ext[u] + sum(x for v, x in zip(row, nl[u], strict=True) if lab[v] != p)
+        return pa, pp
+
+    def mean_pp(self) -> float:
+        """Mean Polsby-Popper of the parts, from unit areas and boundary lengths."""
+        pa, pp = self._part_shapes()
+        return sum(self._pp(a, p) for a, p in zip(pa, pp, strict=True)) / self.k
+
+    def polsby_popper(self) -> None:
+        """Moves that raise the sum of the parts' Polsby-Popper without losing balance."""
+        area, ext, nl = self.shape
+        eps = 1e-9 * max(self.mean, 1.0)
+        parea, pper = self._part_shapes()
+        for _ in range(_MAX_PASSES):
+            moved = False
+            for u in self._boundary():
+                if not self.free[u]:
+                    continue
+                a = self.lab[u]
+                wu = self.w[u]
+                lens: dict[int, float] = {}
+                for v, x in zip(self.nbrs[u], nl[u], strict=True):
+                    lens[self.lab[v]] = lens.get(self.lab[v], 0.0) + x
+                tot = ext[u] + sum(lens.values())
+                new_pa = pper[a] - tot + 2 * lens.get(a, 0.0)
+                old = self._pp(parea[a], pper[a])
+                after_a = self._pp(parea[a] - area[u], new_pa)
+                best = None
+                for b in lens:
+                    if b == a:
+                        continue
+                    new_pb = pper[b] + tot - 2 * lens[b]
+                    gain = (
+                        after_a
+                        + self._pp(parea[b] + area[u], new_pb)
+                        - old
+                        - self._pp(parea[b], pper[b])
+                    )
+                    better = gain > 1e-9 and (best is None or gain > best[0])
+                    if better and self._allowed(a, b, wu, eps):
+                        best = (gain, b, new_pb)
+                if best is not None and self._can_leave(u):
+                    b = best[1]
+                    self._move(u, b)
+                    parea[a] -= area[u]
+                    parea[b] += area[u]
+                    pper[a], pper[b] = new_pa, best[2]
+                    moved = True
+            if not moved:
+                break
+        self.part = np.asarray(self.lab, dtype=np.int64)
+
+    def _pp_change(self, u: int, b: int, parea: list, pper: list) -> tuple[float, float, float]:
+        """Polsby-Popper gain of moving u to b, and the new perimeters of u's part and b."""
+        area, ext, nl = self.shape
+        a = self.lab[u]
+        lens: dict[int, float] = {}
+        for v, x in zip(self.nbrs[u], nl[u], strict=True):
+            lens[self.lab[v]] = lens.get(self.lab[v], 0.0) + x
+        tot = ext[u] + sum(lens.values())
+        new_pa = pper[a] - tot + 2 * lens.get(a, 0.0)
+        new_pb = pper[b] + tot - 2 * lens.get(b, 0.0)
+        gain = (
+            self._pp(parea[a] - area[u], new_pa)
+            + self._pp(parea[b] + area[u], new_pb)
+            - self._pp(parea[a], pper[a])
+            - self._pp(parea[b], pper[b])
+        )
+        return gain, new_pa, new_pb
+
+    def _shift(self, u: int, b: int, parea: list, pper: list, new_pa: float, new_pb: float):
+        a = self.lab[u]
+        self._move(u, b)
+        parea[a] -= self.shape[0][u]
+        parea[b] += self.shape[0][u]
+        pper[a], pper[b] = new_pa, new_pb
+
+    def pair_moves(self) -> None:
+        """Chains of two moves (u: a -> b, then v: b -> c) that raise the parts' Polsby-Popper.
+
+        A single move of a big unit often breaks the balance; the second move gives the weight
+        back on.  Every part stays within the tolerance and connected.
+        """
+        eps = 1e-9 * max(self.mean, 1.0)
+        parea, pper = self._part_shapes()
+        for _ in range(_PAIR_PASSES):
+            moved = False
+            for u in self._boundary():
+                a = self.lab[u]
+                if not self.free[u]:
+                    continue
+                for b in sorted({self.lab[v] for v in self.nbrs[u]} - {a}):
+                    g1, new_pa, new_pb = self._pp_change(u, b, parea, pper)
+                    if g1 <= 1e-9 or self._allowed(a, b, self.w[u], eps):
+                        continue  # no gain, or a single move (done by polsby_popper)
+                    if not self._can_leave(u):
+                        break
+                    saved = (list(parea), list(pper))
+                    self._shift(u, b, parea, pper, new_pa, new_pb)
+                    done = False
+                    for v in [x for x in self._boundary_of(b) if x != u and self.free[x]]:
+                        for c in sorted({self.lab[y] for y in self.nbrs[v]} - {b}):
+                            g2, pb2, pc2 = self._pp_change(v, c, parea, pper)
+                            if g1 + g2 <= 1e-9:
+                                continue
+                            wv = self.w[v]
+                            after = dict.fromkeys({a, b, c}, 0.0)
+                            for p in after:
+                                after[p] = self.pw[p]
+                            after[b] -= wv
+                            after[c] += wv
+                            if any(self._viol(x) > eps for x in after.values()):
+                                continue
+                            if self._can_leave(v):
+                                self._shift(v, c, parea, pper, pb2, pc2)
+                                done = True
+                                break
+                        if done:
+                            break
+                    if done:
+                        moved = True
+                        break
+                    self._move(u, a)  # undo
+                    parea[:], pper[:] = saved
+            if not moved:
+                break
+        self.part = np.asarray(self.lab, dtype=np.int64)
+
+    def _boundary_of(self, p: int) -> list[int]:
+        lab = self.lab
+        return [
+            u for u in range(len(lab)) if lab[u] == p and any(lab[v] != p for v in self.nbrs[u])
+        ]
+
+    def compact(self) -> None:
+        """Moves that shorten the penalised cut without raising any part's violation."""
+        eps = 1e-9 * max(self.mean, 1.0)
+        for _ in range(_MAX_PASSES):
+            moved = False
+            for u in self._boundary():
+                if not self.free[u]:
+                    continue
+                a = self.lab[u]
+                wu = self.w[u]
+                links = self._links(u)
+                inner = links.get(a, 0.0)
+                best = None
+                for b, link in links.items():
+                    if b == a or link - inner <= 1e-9 * (link + inner):
+                        continue
+                    pa, pb = self.pw[a], self.pw[b]
+                    if self._viol(pa - wu) > self._viol(pa) + eps:
+                        continue
+                    if self._viol(pb + wu) > self._viol(pb) + eps:
+                        continue
+                    if best is None or link > best[0]:
+                        best = (link, b)
+                if best is not None and self._can_leave(u):
+                    self._move(u, best[1])
+                    moved = True
+            if not moved:
+                break
+        self.part = np.asarray(self.lab, dtype=np.int64)
+
+
+def shape_inputs(graph: Any, area: np.ndarray, perimeter: np.ndarray) -> np.ndarray:
+    """The ``compactness`` input of :func:`partition_graph` for units of known shape.
+
+    Parameters
+    ----------
+    graph
+        The unit graph (its ``edges`` and shared ``length``).
+    area, perimeter
+        Area (m²) and perimeter (m) of every unit.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 2)``: each unit's area and the length of its boundary shared with no other unit.
+    """
+    shared = np.zeros(graph.n)
+    np.add.at(shared, graph.edges[:, 0], graph.length)
+    np.add.at(shared, graph.edges[:, 1], graph.length)
+    outer = np.maximum(np.asarray(perimeter, dtype=float) - shared, 0.0)
+    return np.column_stack([np.asarray(area, dtype=float), outer])

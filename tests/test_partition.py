@@ -1,0 +1,315 @@
+"""Tests of gridmap.partition: grid allocation and the balanced contiguous partition."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gridmap.errors import InputError
+from gridmap.partition import (
+    BARRIER_GAP,
+    BARRIER_NONE,
+    allocate_grids,
+    partition_graph,
+    shape_inputs,
+)
+
+
+@dataclass
+class _Graph:
+    """A UnitGraph look-alike (the contract's attributes), built here from polygons."""
+
+    n: int
+    edges: np.ndarray
+    length: np.ndarray
+    barrier: np.ndarray
+    groups: np.ndarray
+    group_names: list
+
+
+def _graph_from_polygons(geoms, groups=None, names=None, min_length=0.5) -> _Graph:
+    geoms = np.asarray(geoms)
+    n = len(geoms)
+    groups = np.zeros(n, dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
+    names = names or [f"{g:03d}" for g in range(int(groups.max()) + 1)]
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    keep = (left < right) & (groups[left] == groups[right])
+    left, right = left[keep], right[keep]
+    shared = shapely.length(
+        shapely.intersection(shapely.boundary(geoms[left]), shapely.boundary(geoms[right]))
+    )
+    ok = shared > min_length
+    edges = [(int(a), int(b)) for a, b in zip(left[ok], right[ok], strict=True)]
+    length = list(shared[ok])
+    barrier = [BARRIER_NONE] * len(edges)
+    # islands: one GAP edge to the nearest unit of the same group
+    touched = np.zeros(n, dtype=bool)
+    for a, b in edges:
+        touched[a] = touched[b] = True
+    for i in np.flatnonzero(~touched):
+        same = np.flatnonzero((groups == groups[i]) & (np.arange(n) != i))
+        if same.size == 0:
+            continue
+        j = int(same[np.argmin(shapely.distance(geoms[i], geoms[same]))])
+        edges.append((min(i, j), max(i, j)))
+        length.append(0.0)
+        barrier.append(BARRIER_GAP)
+    e = np.array(edges, dtype=np.int64).reshape(-1, 2)
+    order = np.lexsort((e[:, 1], e[:, 0]))
+    return _Graph(
+        n=n,
+        edges=e[order],
+        length=np.array(length, dtype=np.float64)[order],
+        barrier=np.array(barrier, dtype=np.int8)[order],
+        groups=groups,
+        group_names=names,
+    )
+
+
+def _nx(graph) -> nx.Graph:
+    g = nx.Graph()
+    g.add_nodes_from(range(graph.n))
+    g.add_edges_from(map(tuple, graph.edges))
+    return g
+
+
+def _all_parts_contiguous(graph, labels) -> int:
+    g = _nx(graph)
+    return sum(
+        nx.is_connected(g.subgraph(np.flatnonzero(labels == p).tolist())) for p in np.unique(labels)
+    )
+
+
+# ---------------------------------------------------------------------------- allocate_grids
+
+
+def test_allocate_target_mode_picks_k_in_range_nearest_target():
+    out = allocate_grids({"001": 4000, "002": 1000, "003": 450}, target=400)
+    assert out == {"001": 10, "002": 2, "003": 1}
+    for name, w in {"001": 4000, "002": 1000, "003": 450}.items():
+        assert 300 <= w / out[name] <= 500
+
+
+def test_allocate_infeasible_community_names_group_and_fix():
+    with pytest.raises(InputError) as err:
+        allocate_grids({"001": 4000, "003": 220})
+    text = str(err.value)
+    assert "community 003" in text and "220" in text and "300-500" in text
+    assert "smaller minimum" in text and "merge" in text
+
+
+def test_allocate_no_whole_number_fits():
+    with pytest.raises(InputError, match="community 007"):
+        allocate_grids({"007": 520}, minimum=300, maximum=500)
+
+
+def test_allocate_total_mode_is_proportional_and_sums():
+    weights = {"a": 5000, "b": 3000, "c": 1500, "d": 100}
+    out = allocate_grids(weights, total=20)
+    assert sum(out.values()) == 20
+    assert all(k >= 1 for k in out.values())
+    assert out["a"] > out["b"] > out["c"] >= out["d"]
+    assert out == {"a": 10, "b": 6, "c": 3, "d": 1}
+    with pytest.raises(InputError, match="at least 4"):
+        allocate_grids(weights, total=3)
+
+
+def test_allocate_per_group_mode_is_validated():
+    assert allocate_grids({"a": 900, "b": 400}, per_group={"a": 3, "b": 1}) == {"a": 3, "b": 1}
+    with pytest.raises(InputError, match="community b"):
+        allocate_grids({"a": 900, "b": 400}, per_group={"a": 3})
+    with pytest.raises(InputError, match="community b"):
+        allocate_grids({"a": 900, "b": 400}, per_group={"a": 3, "b": 0})
+
+
+# ---------------------------------------------------------------------------- partition_graph
+
+
+def _grid_graph(nx_, ny, groups_split=None, seed=0, jitter=0.2):
+    rng = np.random.default_rng(seed)
+    xs = np.arange(nx_ + 1, dtype=float)
+    ys = np.arange(ny + 1, dtype=float)
+    # jitter column lines per row band so rectangles are not all equal
+    geoms, groups = [], []
+    for j in range(ny):
+        cuts = xs + np.r_[0, rng.uniform(-jitter, jitter, nx_ - 1), 0]
+        for i in range(nx_):
+            geoms.append(shapely.box(cuts[i], ys[j], cuts[i + 1], ys[j + 1]))
+            groups.append(0 if groups_split is None or i < groups_split else 1)
+    return geoms, np.array(groups)
+
+
+def test_small_cases_single_unit_k1_and_too_many_grids():
+    geoms, groups = _grid_graph(4, 3)
+    graph = _graph_from_polygons(geoms, groups)
+    w = np.ones(graph.n)
+    assert np.all(partition_graph(graph, w, {"000": 1}) == 0)
+    labels = partition_graph(graph, w, {"000": 12})
+    assert sorted(labels.tolist()) == list(range(12))
+    with pytest.raises(InputError, match="community 000"):
+        partition_graph(graph, w, {"000": 13})
+    one = _graph_from_polygons([shapely.box(0, 0, 1, 1)])
+    assert partition_graph(one, np.array([5.0]), {"000": 1}).tolist() == [0]
+
+
+def test_array_counts_progress_and_group_numbering():
+    geoms, groups = _grid_graph(8, 6, groups_split=4)
+    graph = _graph_from_polygons(geoms, groups)
+    calls = []
+    labels = partition_graph(
+        graph, np.ones(graph.n), np.array([2, 3]), progress=lambda d, t: calls.append((d, t))
+    )
+    assert calls == [(1, 2), (2, 2)]
+    assert set(labels[groups == 0]) == {0, 1} and set(labels[groups == 1]) == {2, 3, 4}
+    with pytest.raises(InputError, match="community 001"):
+        partition_graph(graph, np.ones(graph.n), {"000": 2})
+
+
+def test_zero_weights_and_disconnected_group():
+    geoms, groups = _grid_graph(6, 6)
+    graph = _graph_from_polygons(geoms, groups)
+    w = np.zeros(graph.n)
+    w[::3] = 10
+    labels = partition_graph(graph, w, {"000": 4})
+    assert _all_parts_contiguous(graph, labels) == 4
+    broken = _graph_from_polygons(geoms, groups)
+    broken.edges = broken.edges[:0]
+    broken.length = broken.length[:0]
+    broken.barrier = broken.barrier[:0]
+    with pytest.raises(InputError, match="community 000.*not connected"):
+        partition_graph(broken, np.ones(broken.n), {"000": 2})
+
+
+def test_locked_units_keep_their_label():
+    geoms, groups = _grid_graph(10, 10, groups_split=5)
+    graph = _graph_from_polygons(geoms, groups)
+    w = np.random.default_rng(1).integers(20, 60, graph.n).astype(float)
+    free = partition_graph(graph, w, {"000": 3, "001": 3})
+    # lock two whole grids of the first plan (as a redraw would): they come back unchanged,
+    # under their own labels (not the ones METIS's numbering would give)
+    locked = np.where(np.isin(free, [0, 4]), free, -1)
+    locked[free == 0], locked[free == 4] = 2, 3
+    labels = partition_graph(graph, w, {"000": 3, "001": 3}, locked=locked, seed=5)
+    assert np.array_equal(labels[locked >= 0], locked[locked >= 0])
+    assert np.array_equal(labels == 2, free == 0) and np.array_equal(labels == 3, free == 4)
+    assert _all_parts_contiguous(graph, labels) == 6
+    # lock scattered single units of one grid: they keep their label, grids stay whole
+    one = np.full(graph.n, -1)
+    members = np.flatnonzero(free == 1)
+    one[members[[0, len(members) // 2]]] = 1
+    try:
+        labels = partition_graph(graph, w, {"000": 3, "001": 3}, locked=one)
+    except InputError as err:  # the two units may not be joinable: then it says so
+        assert "locked to grid" in str(err)
+    else:
+        assert np.all(labels[one >= 0] == 1)
+        assert _all_parts_contiguous(graph, labels) == 6
+    with pytest.raises(InputError, match="locked labels of community 000"):
+        partition_graph(graph, w, {"000": 3, "001": 3}, locked=np.full(graph.n, 4))
+
+
+def test_barrier_penalty_steers_the_cut():
+    # a 8x4 strip: a river (water edges) down the middle is the cheap place to cut
+    geoms, groups = _grid_graph(8, 4, jitter=0.0)
+    graph = _graph_from_polygons(geoms, groups)
+    cx = np.array([g.centroid.x for g in geoms])
+    a, b = graph.edges[:, 0], graph.edges[:, 1]
+    river = (cx[a] < 4) != (cx[b] < 4)
+    graph.barrier = np.where(river, 4, 0).astype(np.int8)
+    labels = partition_graph(graph, np.ones(graph.n), {"000": 2})
+    assert len(set(labels[cx < 4])) == 1 and len(set(labels[cx > 4])) == 1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    nx_=st.integers(4, 12),
+    ny=st.integers(3, 10),
+    k0=st.integers(1, 5),
+    k1=st.integers(1, 5),
+    seed=st.integers(0, 10_000),
+)
+def test_property_random_grids(nx_, ny, k0, k1, seed):
+    split = nx_ // 2
+    geoms, groups = _grid_graph(nx_, ny, groups_split=split, seed=seed)
+    graph = _graph_from_polygons(geoms, groups)
+    rng = np.random.default_rng(seed)
+    w = rng.integers(0, 40, graph.n).astype(float)
+    shape = None
+    if seed % 2:  # half the cases optimise Polsby-Popper from areas and outer lengths
+        shape = _shape(gpd.GeoSeries(geoms), graph)
+    labels = partition_graph(
+        graph, w, {"000": k0, "001": k1}, seed=seed, tolerance=0.1, compactness=shape
+    )
+    assert labels.shape == (graph.n,) and labels.min() == 0 and labels.max() == k0 + k1 - 1
+    assert set(labels[groups == 0]) == set(range(k0))
+    assert set(labels[groups == 1]) == set(range(k0, k0 + k1))
+    assert _all_parts_contiguous(graph, labels) == k0 + k1
+    # balance whenever easily feasible: many light units per grid
+    for g, k in ((0, k0), (1, k1)):
+        wg = w[groups == g]
+        mean = wg.sum() / k
+        if (groups == g).sum() >= 12 * k and wg.max() <= 0.05 * mean:
+            offset = 0 if g == 0 else k0
+            sums = np.bincount(labels[groups == g] - offset, weights=wg, minlength=k)
+            assert np.abs(sums / mean - 1).max() <= 0.1 + 1e-9
+
+
+# ---------------------------------------------------------------------------- SF block groups
+
+
+@pytest.fixture(scope="module")
+def sf(shared_data):
+    gdf = gpd.read_file(shared_data / "sf" / "sf_blockgroups_pop2010.gpkg").to_crs(32610)
+    gdf = gdf.reset_index(drop=True)
+    return gdf, _graph_from_polygons(gdf.geometry.values)
+
+
+def _shape(gdf, graph):
+    return shape_inputs(graph, gdf.area.to_numpy(), gdf.length.to_numpy())
+
+
+@pytest.mark.parametrize("with_shape", [False, True], ids=["cut", "polsby_popper"])
+def test_sf_block_groups_k20(sf, with_shape):
+    gdf, graph = sf
+    w = gdf["Population"].to_numpy(dtype=float)
+    assert int((graph.barrier == BARRIER_GAP).sum()) == 2  # the two islands
+    islands = np.unique(graph.edges[graph.barrier == BARRIER_GAP])
+    shape = _shape(gdf, graph) if with_shape else None
+    start = time.perf_counter()
+    labels = partition_graph(graph, w, {"000": 20}, seed=0, compactness=shape)
+    seconds = time.perf_counter() - start
+    sums = np.bincount(labels, weights=w, minlength=20)
+    dev = np.abs(sums / sums.mean() - 1).max()
+    contiguous = _all_parts_contiguous(graph, labels)
+    dissolved = gdf.assign(label=labels).dissolve("label")
+    pp = (4 * np.pi * dissolved.area / dissolved.length**2).mean()
+    print(f"SF K=20: {seconds:.2f} s, max |dev| {dev:.2%}, {contiguous}/20 contiguous, PP {pp:.3f}")
+    assert labels.shape == (graph.n,) and labels.min() == 0 and labels.max() == 19
+    assert np.all(labels[islands] >= 0)
+    assert contiguous == 20
+    assert dev <= 0.02
+    assert pp >= 0.45
+    assert seconds < 5
+    again = partition_graph(graph, w, {"000": 20}, seed=0, compactness=shape)
+    assert np.array_equal(labels, again)
+
+
+def test_sf_with_the_real_unit_graph(sf):
+    from gridmap.graph import build_graph
+
+    gdf, _ = sf
+    graph = build_graph(gdf, group_column=None)
+    w = gdf["Population"].to_numpy(dtype=float)
+    labels = partition_graph(graph, w, {graph.group_names[0]: 20}, seed=1)
+    sums = np.bincount(labels, weights=w, minlength=20)
+    assert np.abs(sums / sums.mean() - 1).max() <= 0.02
+    assert _all_parts_contiguous(graph, labels) == 20
