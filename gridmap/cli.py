@@ -267,6 +267,104 @@ def convert(
     click.echo(f"Wrote {len(data)} feature(s) to {target}.")
 
 
+@cli.command()
+@click.argument("workspace", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--units",
+    "units_file",
+    type=click.Path(path_type=Path),
+    help="Units mode: partition these polygons (blocks, tracts) instead of a workspace.",
+)
+@click.option(
+    "--weight",
+    default=None,
+    help="Column to balance: households (default) or persons; in units mode, any numeric column.",
+)
+@click.option("--target", type=float, default=400, show_default=True, help="Households per grid.")
+@click.option(
+    "--min",
+    "minimum",
+    type=float,
+    default=300,
+    show_default=True,
+    help="Fewest households a grid may hold.",
+)
+@click.option(
+    "--max",
+    "maximum",
+    type=float,
+    default=500,
+    show_default=True,
+    help="Most households a grid may hold.",
+)
+@click.option("--grids", type=int, help="Number of grids instead of a target.")
+@click.option("--nest", help="Units mode: column whose values grids must nest in.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the partitioner.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Plan to write: .gpkg, .geojson or .csv.",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def partition(
+    workspace: Path | None,
+    units_file: Path | None,
+    weight: str | None,
+    target: float,
+    minimum: float,
+    maximum: float,
+    grids: int | None,
+    nest: str | None,
+    seed: int,
+    out: Path,
+    force: bool,
+) -> None:
+    """Divide a street into balanced, contiguous, compact grids and write the plan.
+
+    WORKSPACE mode: grids of --min..--max households (target --target), or --grids grids,
+    nested in communities, following roads and the river, never splitting a building.
+    Units mode (--units FILE --weight COLUMN --grids K [--nest COLUMN]): partition polygons
+    that already carry counts.
+    """  # fmt: skip
+    from gridmap import io
+    from gridmap.plan import make_plan, partition_units
+
+    if (workspace is None) == (units_file is None):
+        raise UserError("give either a WORKSPACE or --units FILE (not both).")
+    if out.exists() and not force:
+        raise UserError(f"{out} exists already. Pass --force to overwrite it.")
+    if units_file is not None:
+        if grids is None or weight is None:
+            raise UserError("units mode needs --weight COLUMN and --grids K.")
+        units = io.read_layer(units_file)
+        with _progress(f"Partitioning {units_file.name}") as advance:
+            advance(0, 1, "partition")
+            plan = partition_units(units, weight=weight, grids=grids, nest=nest, seed=seed)
+    else:
+        layers = io.read_workspace(workspace)
+        with _progress(f"Partitioning {workspace.name}") as advance:
+            plan = make_plan(
+                layers, target=target, minimum=minimum, maximum=maximum, grids=grids,
+                weight=weight or "households", seed=seed, progress=advance,
+            )  # fmt: skip
+    for problem in plan.problems:
+        click.echo(f"{problem.severity}: {problem}", err=True)
+    io.write_layer(plan.grids_wgs84(), out, layer="grids")
+    click.echo(_summary_table(plan.summary))
+    click.echo(f"Wrote {len(plan.grids)} grids to {out}.")
+
+
+def _summary_table(summary: dict[str, Any]) -> str:
+    """The plan's metrics as a two-column table."""
+    rows = []
+    for key, value in summary.items():
+        if isinstance(value, float):
+            value = f"{value:.4g}"
+        rows.append((key.replace("_", " "), value))
+    return _table(rows, ["metric", "value"])
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the ``gridmap`` command (the console-script entry point)."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="gridmap")

@@ -1,0 +1,106 @@
+"""The whole pipeline on the sample street and in units mode: what a street office relies on."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from gridmap import io
+from gridmap.cli import cli
+from gridmap.metrics import buildings_split
+from gridmap.plan import make_plan, partition_units
+
+
+@pytest.fixture(scope="module")
+def layers(sample_workspace):
+    return io.read_workspace(sample_workspace)
+
+
+@pytest.fixture(scope="module")
+def plan(layers):
+    return make_plan(layers)
+
+
+def test_every_grid_is_one_piece_inside_one_community(plan, layers):
+    grids = plan.grids
+    assert (grids["parts"] == 1).all()
+    communities = layers["communities"].to_crs(grids.crs)
+    for code, community in zip(communities["code"], communities.geometry, strict=True):
+        mine = grids[grids["group"] == code]
+        assert len(mine) >= 1
+        outside = shapely.difference(mine.geometry.to_numpy(), community.buffer(0.5))
+        assert shapely.area(outside).max() < 1.0, code
+
+
+def test_grids_cover_the_street_exactly(plan):
+    assert plan.summary["gap_m2"] < 1.0
+    assert plan.summary["overlap_m2"] < 1.0
+
+
+def test_no_building_is_split(plan, layers):
+    buildings = layers["buildings"].to_crs(plan.grids.crs)
+    assert len(buildings_split(buildings, plan.grids)) == 0
+
+
+def test_households_are_balanced_within_range(plan, layers):
+    assert plan.grids["households"].sum() == len(layers["households"])
+    assert plan.summary["in_range_share"] >= 0.95, plan.grids["households"].describe()
+
+
+def test_codes_are_fifteen_digits_unique_and_nested(plan):
+    codes = plan.grids["code"]
+    assert codes.str.fullmatch(r"\d{15}").all() and codes.is_unique
+    assert (codes.str[:12] == plan.grids["group"].astype(str)).all()
+
+
+def test_the_same_seed_gives_the_same_plan(plan, layers):
+    again = make_plan(layers)
+    assert np.array_equal(plan.labels, again.labels)
+
+
+def test_a_given_number_of_grids_is_met(layers):
+    plan = make_plan(layers, grids=80)
+    assert len(plan.grids) == 80
+    assert (plan.grids["parts"] == 1).all()
+
+
+def test_infeasible_request_names_the_community(layers):
+    from gridmap.errors import InputError
+
+    with pytest.raises(InputError, match="community|社区") as caught:
+        make_plan(layers, target=10_000, minimum=9_000, maximum=11_000)
+    assert caught.value.fix
+
+
+def test_units_mode_on_sf_block_groups_keeps_islands(shared_data):
+    units = gpd.read_file(shared_data / "sf" / "sf_blockgroups_pop2010.gpkg")
+    plan = partition_units(units, weight="Population", grids=20)
+    assert len(plan.grids) == 20 and (plan.grids["parts"] >= 1).all()
+    assert len(plan.labels) == 579 and (plan.labels >= 0).all()
+    assert plan.grids["weight"].sum() == pytest.approx(805_235)
+    mean = plan.grids["weight"].mean()
+    assert (plan.grids["weight"] / mean - 1).abs().max() <= 0.05
+
+
+def test_cli_partition_writes_rfc7946_geojson(sample_workspace, tmp_path):
+    out = tmp_path / "plan.geojson"
+    result = CliRunner().invoke(cli, ["partition", str(sample_workspace), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "in range share" in result.output
+    collection = json.loads(out.read_text(encoding="utf-8"))
+    assert "crs" not in collection
+    assert all(len(f["properties"]["code"]) == 15 for f in collection["features"])
+
+
+def test_cli_units_mode_needs_weight_and_grids(shared_data, tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        ["partition", "--units", str(shared_data / "sf" / "sf_blockgroups_pop2010.gpkg"),
+         "--out", str(tmp_path / "p.gpkg")],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--weight" in result.output
