@@ -187,7 +187,28 @@ def make_plan(
         "target": target, "minimum": minimum, "maximum": maximum, "grids": grids,
         "per_community": dict(per_community or {}), "weight": weight, "seed": seed,
     }  # fmt: skip
-    return Plan(units.gdf, labels, grid_table, summary, parameters, list(units.problems))
+    problems = [p for p in units.problems if p.severity != "info"]
+    problems += _oversized_buildings(layers["buildings"], maximum if not grids else None)
+    return Plan(units.gdf, labels, grid_table, summary, parameters, problems)
+
+
+def _oversized_buildings(buildings: gpd.GeoDataFrame, maximum: float | None) -> list[Problem]:
+    """Warn about buildings holding more households than one grid may: they cannot fit."""
+    if maximum is None or "households" not in buildings:
+        return []
+    counts = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
+    rows = np.flatnonzero(counts > maximum).tolist()
+    return [
+        Problem(
+            "warning",
+            f"building {buildings['id'].iloc[row]} has {int(counts[row])} households, more than "
+            f"a grid may hold ({maximum:g}); its grid is over the maximum.",
+            "give the building a grid of its own, or raise --max.",
+            layer="buildings",
+            rows=[row],
+        )
+        for row in rows
+    ]
 
 
 def partition_units(

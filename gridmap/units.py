@@ -493,10 +493,11 @@ def build_units(
                 b = members[idx[np.argmax(bld_weight[members[idx]])]]
                 problems.append(
                     Problem(
-                        "warning",
+                        "info",
                         f"building {bld_ids[b]} has {int(bld_weight[b])} households, more than "
-                        f"the {max_unit_households} a unit may hold; it is a unit of its own.",
-                        fix="it will form a grid on its own (or with neighbours if it fits).",
+                        f"the {max_unit_households} a unit may hold; it is a unit of its own "
+                        "(a building is never split).",
+                        fix="nothing to do: the partition joins it to a grid like any unit.",
                         layer="buildings",
                         rows=[int(b)],
                         code="building_above_maximum",

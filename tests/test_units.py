@@ -106,7 +106,7 @@ def test_no_unit_above_the_maximum_except_single_buildings(units):
     big = g[g["kind"] == "building"]
     assert (big["buildings"] == 1).all()
     assert len(units.problems) == len(big)
-    assert all(p.severity == "warning" for p in units.problems)
+    assert all(p.severity == "info" for p in units.problems)
     named = " ".join(p.message for p in units.problems)
     for unit in big.index:
         bid = units.building_unit.index[units.building_unit.to_numpy() == unit][0]
