@@ -92,10 +92,10 @@ def _weights(graph: UnitGraph):
 
 
 def run_skater(gdf: gpd.GeoDataFrame, graph: UnitGraph, weight: str, k: int) -> np.ndarray:
-    """Spopt Skater on the weight column, with a floor of half the mean grid."""
+    """Spopt Skater on the weight column, with a floor of a quarter of the mean grid."""
     from spopt.region import Skater
 
-    floor = float(gdf[weight].sum()) / k / 2
+    floor = float(gdf[weight].sum()) / k / 4
     model = Skater(gdf, _weights(graph), [weight], n_clusters=k, floor=floor, trace=False)
     model.solve()
     return np.asarray(model.labels_)
@@ -155,20 +155,21 @@ def measure(gdf: gpd.GeoDataFrame, graph: UnitGraph, weight: str, k: int, skip_s
         mean = grids["weight"].mean()
         deviation = float((grids["weight"] / mean - 1).abs().max())
         contiguous = int((grids["parts"] == 1).sum())
-        rows.append((name, seconds, deviation, float(grids["polsby_popper"].mean()),
-                     f"{contiguous}/{len(grids)}"))  # fmt: skip
+        label = name if len(grids) == k else f"{name} ({len(grids)} regions)"
+        rows.append((label, seconds, deviation, float(grids["polsby_popper"].mean()),
+                     f"{contiguous}/{k}"))  # fmt: skip
     return rows
 
 
 def print_table(title: str, rows: list) -> None:
     """Print one case as a table."""
     print(f"\n{title}")
-    header = f"{'method':<32} {'seconds':>8} {'max |dev| %':>12} {'mean PP':>8} {'contiguous':>11}"
+    header = f"{'method':<44} {'seconds':>8} {'max |dev| %':>12} {'mean PP':>8} {'contiguous':>11}"
     print(header)
     print("-" * len(header))
     for row in rows:
         if len(row) == 2:
-            print(f"{row[0]:<32} {row[1]}")
+            print(f"{row[0]:<44} {row[1]}")
         else:
             name, seconds, deviation, pp, contiguous = row
             print(
