@@ -19,7 +19,7 @@ import shapely
 from gridmap.coding import grid_codes
 from gridmap.crs import local_metric_crs, to_wgs84
 from gridmap.errors import InputError, Problem
-from gridmap.graph import build_graph
+from gridmap.graph import BARRIER_GAP, build_graph
 from gridmap.metrics import grid_metrics, plan_summary
 from gridmap.partition import allocate_grids, partition_graph, shape_inputs
 from gridmap.units import build_units
@@ -137,7 +137,13 @@ def make_plan(
     street = layers["street"]
     street_code = str(street["code"].iloc[0])
     _advance(progress, "units")
-    units = build_units(layers, max_unit_households=max(1, int(target * UNIT_SHARE_OF_TARGET)))
+    # Units are capped in households; with persons as the weight, convert the cap.
+    per_household = 1.0
+    households = layers.get("households")
+    if weight == "persons" and isinstance(households, pd.DataFrame) and len(households):
+        per_household = max(1.0, float(pd.to_numeric(households["persons"]).mean()))
+    cap = max(1, int(target * UNIT_SHARE_OF_TARGET / per_household))
+    units = build_units(layers, max_unit_households=cap)
     crs = units.gdf.crs
     _advance(progress, "graph")
     roads, water = layers.get("roads"), layers.get("water")
@@ -149,6 +155,11 @@ def make_plan(
     )
     _advance(progress, "allocation")
     weights = units.gdf[weight].to_numpy(dtype=float)
+    if weights.sum() <= 0:
+        raise InputError(
+            f"the street has no {weight} to divide (the {weight} of every unit is 0).",
+            fix="add the households layer (with persons), or the households column of buildings.",
+        )
     group_weights = {
         name: float(weights[graph.groups == g].sum()) for g, name in enumerate(graph.group_names)
     }
@@ -162,6 +173,7 @@ def make_plan(
     )
     # A community without households still needs its land covered: one grid.
     allocation = {name: max(1, count) for name, count in allocation.items()}
+    _check_enough_units(graph, weights, allocation, weight)
     _advance(progress, "partition")
     shape = shape_inputs(graph, units.gdf.area.to_numpy(), units.gdf.length.to_numpy())
     labels = partition_graph(graph, weights, allocation, seed=seed, compactness=shape)
@@ -188,26 +200,41 @@ def make_plan(
         "per_community": dict(per_community or {}), "weight": weight, "seed": seed,
     }  # fmt: skip
     problems = [p for p in units.problems if p.severity != "info"]
-    problems += _oversized_buildings(layers["buildings"], maximum if not grids else None)
+    problems += _oversized_buildings(units, weight, maximum)
     return Plan(units.gdf, labels, grid_table, summary, parameters, problems)
 
 
-def _oversized_buildings(buildings: gpd.GeoDataFrame, maximum: float | None) -> list[Problem]:
-    """Warn about buildings holding more households than one grid may: they cannot fit."""
-    if maximum is None or "households" not in buildings:
+def _check_enough_units(
+    graph: Any, weights: np.ndarray, allocation: Mapping[str, int], weight: str
+) -> None:
+    """Refuse more grids in a group than it has units with weight: grids would stay empty."""
+    for g, name in enumerate(graph.group_names):
+        count = int(((graph.groups == g) & (weights > 0)).sum())
+        wanted = allocation.get(name, 0)
+        if wanted > max(1, count):
+            raise InputError(
+                f"{name} would need {wanted} grids but has only {count} units with {weight}: "
+                "some grids would be empty.",
+                fix="ask for fewer grids (a larger --target or --min, or a smaller --grids).",
+            )
+
+
+def _oversized_buildings(units: Any, weight: str, maximum: float) -> list[Problem]:
+    """Warn about single buildings holding more than a grid may: their grid is over the maximum."""
+    gdf = units.gdf
+    big = np.flatnonzero((gdf["kind"] == "building").to_numpy() & (gdf[weight] > maximum))
+    if not len(big):
         return []
-    counts = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
-    rows = np.flatnonzero(counts > maximum).tolist()
+    names = units.building_unit[units.building_unit.isin(big)]
     return [
         Problem(
             "warning",
-            f"building {buildings['id'].iloc[row]} has {int(counts[row])} households, more than "
-            f"a grid may hold ({maximum:g}); its grid is over the maximum.",
+            f"building {building} has {int(gdf[weight].iloc[unit])} {weight}, more than a grid "
+            f"may hold ({maximum:g}); its grid is over the maximum.",
             "give the building a grid of its own, or raise --max.",
             layer="buildings",
-            rows=[row],
         )
-        for row in rows
+        for building, unit in names.items()
     ]
 
 
@@ -251,21 +278,50 @@ def partition_units(
     values = pd.to_numeric(gdf[weight], errors="coerce")
     if values.isna().all():
         raise InputError(f"column {weight!r} holds no numbers.", fix="choose a numeric column.")
-    gdf[weight] = values.fillna(0).clip(lower=0)
+    problems = []
+    unusable = (values.isna() | (values < 0)).to_numpy()
+    if unusable.any():
+        problems.append(
+            Problem(
+                "warning",
+                f"{unusable.sum()} unit(s) have no usable {weight!r} (empty, text or negative); "
+                "they count as 0.",
+                f"correct {weight!r} in these rows.",
+                layer=str(units.attrs.get("layer", "units")),
+                rows=np.flatnonzero(unusable).tolist(),
+            )
+        )
+    gdf[weight] = values.where(~unusable, 0.0)
+    if gdf[weight].sum() <= 0:
+        raise InputError(
+            f"column {weight!r} sums to 0: there is nothing to balance.",
+            fix="choose the column that holds the counts with --weight.",
+        )
     group = "nest" if nest else None
     if nest:
         gdf["nest"] = gdf[nest].astype("string").fillna("(none)")
     graph = build_graph(gdf, group_column=group)
+    if nest and (graph.barrier == BARRIER_GAP).any():
+        problems.append(
+            Problem(
+                "warning",
+                f"some values of {nest!r} cover areas that do not touch each other; grids in "
+                "them may come out in several pieces.",
+                "nest in a column whose values are contiguous areas, or leave out --nest.",
+                layer=str(units.attrs.get("layer", "units")),
+            )
+        )
     weights = gdf[weight].to_numpy(dtype=float)
     group_weights = {
         name: float(weights[graph.groups == g].sum()) for g, name in enumerate(graph.group_names)
     }
     allocation = allocate_grids(group_weights, total=grids)
     allocation = {name: max(1, count) for name, count in allocation.items()}
+    _check_enough_units(graph, weights, allocation, weight)
     shape = shape_inputs(graph, gdf.area.to_numpy(), gdf.length.to_numpy())
     labels = partition_graph(graph, weights, allocation, seed=seed, compactness=shape)
     table = grid_metrics(gdf, labels, weight=weight, target=None, group_column=group)
     table.insert(0, "code", [f"{i + 1:03d}" for i in range(len(table))])
     summary = plan_summary(table)
     parameters = {"weight": weight, "grids": grids, "nest": nest, "seed": seed}
-    return Plan(gdf, labels, table, summary, parameters)
+    return Plan(gdf, labels, table, summary, parameters, problems)

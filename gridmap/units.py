@@ -417,6 +417,19 @@ def build_units(
     lost = face_comm < 0
     if lost.any():
         face_comm[lost] = ctree.nearest(reps[lost])
+        lost_area = float(shapely.area(faces[lost]).sum())
+        if lost_area > 1.0:
+            problems.append(
+                Problem(
+                    "warning",
+                    f"{lost_area:,.0f} m² of the street lie in no community; they were given to "
+                    "the nearest community.",
+                    "draw the missing community (or correct the boundaries) so the communities "
+                    "cover the whole street.",
+                    layer="communities",
+                    code="street_outside_communities",
+                )
+            )
     in_water = np.zeros(len(faces), dtype=bool)
     if len(water_polys):
         w_idx, _ = shapely.STRtree(water_polys).query(reps, predicate="within")
