@@ -14,6 +14,7 @@ Peers: pip install -e '.[bench]' (pymetis, gerrychain, spopt); a missing peer is
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 import warnings
 from collections.abc import Callable
@@ -66,15 +67,20 @@ def _networkx(gdf: gpd.GeoDataFrame, graph: UnitGraph, weight: str):
 
 
 def run_gerrychain(gdf: gpd.GeoDataFrame, graph: UnitGraph, weight: str, k: int) -> np.ndarray:
-    """GerryChain recursive_tree_part at 5 % population tolerance, then 10 % if that fails."""
+    """GerryChain recursive_tree_part at 5 % tolerance, then 10 %; 500 attempts per cut."""
     from gerrychain import Graph
     from gerrychain.partition import recursive_tree_part
+    from gerrychain.tree import bipartition_tree
 
     g = Graph.from_networkx(_networkx(gdf, graph, weight))
     total = float(gdf[weight].sum())
+    # Its default of 100,000 attempts per cut runs for hours on hard cases: cap it.
+    attempts = functools.partial(bipartition_tree, max_attempts=500)
     for epsilon in (0.05, 0.10):
         try:
-            parts = recursive_tree_part(g, range(k), total / k, weight, epsilon, rng=0)
+            parts = recursive_tree_part(
+                g, range(k), total / k, weight, epsilon, bipartition_tree_fn=attempts, rng=0
+            )
             return np.array([parts[i] for i in range(graph.n)])
         except Exception:  # noqa: BLE001 - GerryChain raises plain exceptions when it gives up
             continue
