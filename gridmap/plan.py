@@ -201,6 +201,16 @@ def make_plan(
     }  # fmt: skip
     problems = [p for p in units.problems if p.severity != "info"]
     problems += _oversized_buildings(units, weight, maximum)
+    empty = grid_table.loc[grid_table["weight"] <= 0, "code"].tolist()
+    if empty:
+        problems.append(
+            Problem(
+                "warning",
+                f"{len(empty)} grid(s) hold no {weight}: {', '.join(empty[:10])}"
+                + (f" and {len(empty) - 10} more." if len(empty) > 10 else "."),
+                "ask for fewer grids (a larger --target or --min, or a smaller --grids).",
+            )
+        )
     return Plan(units.gdf, labels, grid_table, summary, parameters, problems)
 
 

@@ -153,3 +153,13 @@ def test_land_outside_every_community_is_reported(layers):
     fewer["communities"] = layers["communities"].iloc[1:]
     units = build_units(fewer)
     assert any(p.layer == "communities" and "no community" in p.message for p in units.problems)
+
+
+def test_grids_left_empty_are_named(layers):
+    # 400 persons per grid is far finer than the street's units allow in places.
+    plan = make_plan(layers, weight="persons")
+    empty = plan.grids.loc[plan.grids["weight"] <= 0, "code"]
+    warnings = [p for p in plan.problems if "hold no persons" in p.message]
+    assert len(warnings) == (1 if len(empty) else 0)
+    if len(empty):
+        assert empty.iloc[0] in warnings[0].message
