@@ -20,6 +20,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from gridmap import io
 from gridmap.crs import crs_label, local_metric_crs
 from gridmap.errors import NO_GEOMETRY, InputError, Problem
 from gridmap.schema import FINAL_STATUSES, LAYERS, LOCAL_TIMEZONE, Column, LayerSpec
@@ -940,8 +941,6 @@ def validate_path(
     InputError
         When the file cannot be read at all (missing, unknown format, corrupt).
     """
-    from gridmap import io
-
     path = Path(path)
     source = str(path)
     given = sorted(name for name, value in read_options.items() if value not in (None, "wgs84"))

@@ -25,7 +25,7 @@ from gridmap.partition import allocate_grids, partition_graph, shape_inputs
 from gridmap.units import build_units
 
 #: Steps :func:`make_plan` reports to its ``progress`` callback, in order.
-PLAN_STEPS = ("units", "graph", "allocation", "partition", "metrics", "codes")
+PLAN_STEPS = ("units", "graph", "partition", "metrics", "codes")
 
 #: Share of the target that one unit may hold before its block is split between buildings.
 UNIT_SHARE_OF_TARGET = 0.375
@@ -153,30 +153,17 @@ def make_plan(
         roads=roads.to_crs(crs) if isinstance(roads, gpd.GeoDataFrame) else None,
         water=water.to_crs(crs) if isinstance(water, gpd.GeoDataFrame) else None,
     )
-    _advance(progress, "allocation")
+    _advance(progress, "partition")
     weights = units.gdf[weight].to_numpy(dtype=float)
     if weights.sum() <= 0:
         raise InputError(
             f"the street has no {weight} to divide (the {weight} of every unit is 0).",
             fix="add the households layer (with persons), or the households column of buildings.",
         )
-    group_weights = {
-        name: float(weights[graph.groups == g].sum()) for g, name in enumerate(graph.group_names)
-    }
-    allocation = allocate_grids(
-        group_weights,
-        target=target,
-        minimum=minimum,
-        maximum=maximum,
-        total=grids,
-        per_group=per_community,
-    )
-    # A community without households still needs its land covered: one grid.
-    allocation = {name: max(1, count) for name, count in allocation.items()}
-    _check_enough_units(graph, weights, allocation, weight)
-    _advance(progress, "partition")
-    shape = shape_inputs(graph, units.gdf.area.to_numpy(), units.gdf.length.to_numpy())
-    labels = partition_graph(graph, weights, allocation, seed=seed, compactness=shape)
+    labels = _allocate_and_partition(
+        graph, units.gdf, weight, seed,
+        target=target, minimum=minimum, maximum=maximum, total=grids, per_group=per_community,
+    )  # fmt: skip
     _advance(progress, "metrics")
     grid_table = grid_metrics(
         units.gdf,
@@ -212,6 +199,24 @@ def make_plan(
             )
         )
     return Plan(units.gdf, labels, grid_table, summary, parameters, problems)
+
+
+def _allocate_and_partition(
+    graph: Any, units: gpd.GeoDataFrame, weight: str, seed: int, **request: Any
+) -> np.ndarray:
+    """Share the grids among the groups (``request``: see allocate_grids), then partition.
+
+    A group without weight still needs its land covered, so it gets one grid.
+    """
+    weights = units[weight].to_numpy(dtype=float)
+    group_weights = {
+        name: float(weights[graph.groups == g].sum()) for g, name in enumerate(graph.group_names)
+    }
+    allocation = allocate_grids(group_weights, **request)
+    allocation = {name: max(1, count) for name, count in allocation.items()}
+    _check_enough_units(graph, weights, allocation, weight)
+    shape = shape_inputs(graph, units.area.to_numpy(), units.length.to_numpy())
+    return partition_graph(graph, weights, allocation, seed=seed, compactness=shape)
 
 
 def _check_enough_units(
@@ -321,15 +326,7 @@ def partition_units(
                 layer=str(units.attrs.get("layer", "units")),
             )
         )
-    weights = gdf[weight].to_numpy(dtype=float)
-    group_weights = {
-        name: float(weights[graph.groups == g].sum()) for g, name in enumerate(graph.group_names)
-    }
-    allocation = allocate_grids(group_weights, total=grids)
-    allocation = {name: max(1, count) for name, count in allocation.items()}
-    _check_enough_units(graph, weights, allocation, weight)
-    shape = shape_inputs(graph, gdf.area.to_numpy(), gdf.length.to_numpy())
-    labels = partition_graph(graph, weights, allocation, seed=seed, compactness=shape)
+    labels = _allocate_and_partition(graph, gdf, weight, seed, total=grids)
     table = grid_metrics(gdf, labels, weight=weight, target=None, group_column=group)
     table.insert(0, "code", [f"{i + 1:03d}" for i in range(len(table))])
     summary = plan_summary(table)
