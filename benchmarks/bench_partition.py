@@ -27,7 +27,7 @@ from gridmap import io
 from gridmap.crs import local_metric_crs
 from gridmap.graph import UnitGraph, build_graph
 from gridmap.metrics import grid_metrics
-from gridmap.partition import allocate_grids, partition_graph
+from gridmap.partition import allocate_grids, partition_graph, shape_inputs
 from gridmap.plan import make_plan
 from gridmap.units import build_units
 
@@ -43,7 +43,10 @@ def run_gridmap(gdf: gpd.GeoDataFrame, graph: UnitGraph, weight: str, k: int) ->
     one_group = UnitGraph(graph.n, graph.edges, graph.length, graph.barrier,
                           np.zeros(graph.n, dtype=np.int64), ["all"])  # fmt: skip
     weights = gdf[weight].to_numpy(dtype=float)
-    return partition_graph(one_group, weights, {"all": k}, seed=0)
+    points = gdf.geometry.representative_point()
+    shape = shape_inputs(graph, gdf.area.to_numpy(), gdf.length.to_numpy(),
+                         np.column_stack([points.x, points.y]))  # fmt: skip
+    return partition_graph(one_group, weights, {"all": k}, seed=0, compactness=shape)
 
 
 def run_metis(gdf: gpd.GeoDataFrame, graph: UnitGraph, weight: str, k: int) -> np.ndarray:

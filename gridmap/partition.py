@@ -54,6 +54,9 @@ _METIS_TRIES = 16
 _TRY_BUDGET = 12_000
 _SCHEDULE = (3.0, 1.0)
 _PAIR_PASSES = 20
+_RECOMBINE_ROUNDS = 4
+_LINE_DIRECTIONS = 8
+_FINALISTS = 1
 
 
 def allocate_grids(
@@ -230,7 +233,8 @@ def partition_graph(
         shared with no other unit of the graph (the street's edge; 0 inside).  When given, the
         last refinement step maximises the grids' mean Polsby-Popper (4 pi A / P²) instead of
         shortening the barrier-weighted cut, and the best of several METIS seeds is chosen by
-        it.
+        it.  Two more columns (a point's x and y per unit, see :func:`shape_inputs`) turn on
+        the re-splitting of pairs of neighbouring grids.
     barrier_penalty
         Barrier class -> multiplier of the edge weight (see :data:`DEFAULT_BARRIER_PENALTY`;
         given keys override the defaults).  Low = cheap to cut: grid lines prefer that barrier.
@@ -402,12 +406,14 @@ def _partition_group(
     nbrs = [adj[xadj[u] : xadj[u + 1]].tolist() for u in range(m)]
     nw = [ew[xadj[u] : xadj[u + 1]].tolist() for u in range(m)]
     shape = None
+    xy = None
     if compactness is not None:
         ae = np.asarray(compactness, dtype=np.float64)[nodes]
         nl = [raw[xadj[u] : xadj[u + 1]].tolist() for u in range(m)]
         shape = (ae[:, 0].tolist(), ae[:, 1].tolist(), nl)
-    best: tuple[float, float] | None = None
-    best_refiner = None
+        if ae.shape[1] >= 4:
+            xy = ae[:, 2:4]
+    results: list[tuple[tuple[float, float], int, _Refiner]] = []
     tries = max(2, min(_METIS_TRIES, _TRY_BUDGET // m))  # fewer restarts on big groups
     for t in range(tries):
         part = _metis_seed(xadj, adj, ew, w, k, seed * _METIS_TRIES + t)
@@ -424,11 +430,18 @@ def _partition_group(
             else:
                 refiner.polsby_popper()
         score = (refiner.violation(), refiner.cut() if shape is None else -refiner.mean_pp())
-        if best is None or score < best:
-            best, best_refiner = score, refiner
-    assert best_refiner is not None
-    if shape is not None and best[0] == 0:
-        best_refiner.pair_moves()
+        results.append((score, t, refiner))
+    results.sort(key=lambda item: item[:2])
+    best_refiner = results[0][2]
+    if shape is not None:
+        # the most promising starts go through the slower searches, which never leave a part
+        # further out of the tolerance than it is
+        finalists = [r for score, _, r in results[:_FINALISTS] if score[0] == results[0][0][0]]
+        for refiner in finalists:
+            refiner.pair_moves()
+            if xy is not None:
+                _recombine(refiner, xy, seed)
+        best_refiner = max(finalists, key=lambda r: r.mean_pp())
     if lock is not None:  # locked labels are the caller's: keep the numbering
         return best_refiner.part
     return _renumber(best_refiner.part, k)
@@ -877,7 +890,131 @@ class _Refiner:
         self.part = np.asarray(self.lab, dtype=np.int64)
 
 
-def shape_inputs(graph: Any, area: np.ndarray, perimeter: np.ndarray) -> np.ndarray:
+def _recombine(r: _Refiner, xy: np.ndarray, seed: int) -> None:
+    """Merge two neighbouring parts and split them again where a better split exists.
+
+    A large-neighbourhood search on top of the unit moves: the units of a pair of adjacent
+    parts are split afresh from several starts (METIS bisections, and straight cuts through the
+    pair at its weighted median in several directions), each refined like a whole group; the
+    best split that leaves the pair no further out of the tolerance and raises their summed
+    Polsby-Popper replaces the old one.  A pair is tried again only after one of its parts
+    changed; pairs holding locked units are left alone.
+    """
+    rng = np.random.default_rng(seed + 7919)
+    stamp = [0] * r.k
+    tried: dict[tuple[int, int], tuple[int, int]] = {}
+    parea, pper = r._part_shapes()
+    for _ in range(_RECOMBINE_ROUNDS):
+        lab = r.lab
+        pairs = sorted(
+            {
+                (min(lab[u], lab[v]), max(lab[u], lab[v]))
+                for u, row in enumerate(r.nbrs)
+                for v in row
+                if lab[v] != lab[u]
+            }
+        )
+        changed = False
+        for i in rng.permutation(len(pairs)).tolist():
+            a, b = pairs[i]
+            if tried.get((a, b)) == (stamp[a], stamp[b]):
+                continue
+            tried[(a, b)] = (stamp[a], stamp[b])
+            members = [u for u, p in enumerate(r.lab) if p in (a, b)]
+            if not all(r.free[u] for u in members):
+                continue
+            allowed = (r._viol(r.pw[a]), r._viol(r.pw[b]))
+            split = _best_split(r, members, xy, allowed, int(rng.integers(2**31 - 1)))
+            if split is None:
+                continue
+            gain = split[0] - r._pp(parea[a], pper[a]) - r._pp(parea[b], pper[b])
+            if gain <= 1e-9:
+                continue
+            for u, side in zip(members, split[1], strict=True):
+                if r.lab[u] != (a, b)[side]:
+                    r._move(u, (a, b)[side])
+            parea, pper = r._part_shapes()
+            stamp[a] += 1
+            stamp[b] += 1
+            changed = True
+        if not changed:
+            break
+    r.part = np.asarray(r.lab, dtype=np.int64)
+
+
+def _best_split(
+    r: _Refiner, members: list[int], xy: np.ndarray, allowed: tuple[float, float], seed: int
+) -> tuple[float, list[int]] | None:
+    """The best split in two of ``members`` (summed Polsby-Popper, sides 0/1).
+
+    Only splits no further out of the tolerance than the pair's parts now (``allowed``: their
+    violations) count: neither side worse than the worse part, the sum no larger.
+    """
+    area, ext, nl = r.shape
+    index = {u: i for i, u in enumerate(members)}
+    nbrs: list[list[int]] = []
+    nw: list[list[float]] = []
+    lens: list[list[float]] = []
+    outer: list[float] = []
+    for u in members:
+        row, wts, xs, out = [], [], [], ext[u]
+        for v, wt, x in zip(r.nbrs[u], r.nw[u], nl[u], strict=True):
+            if v in index:
+                row.append(index[v])
+                wts.append(wt)
+                xs.append(x)
+            else:
+                out += x  # boundary with the other parts stays perimeter
+        nbrs.append(row)
+        nw.append(wts)
+        lens.append(xs)
+        outer.append(out)
+    xadj = np.concatenate([[0], np.cumsum([len(row) for row in nbrs])]).astype(np.int64)
+    adj = np.asarray([v for row in nbrs for v in row], dtype=np.int64)
+    if not _connected(xadj, adj):  # the two parts no longer touch
+        return None
+    ew = np.asarray([x for row in nw for x in row], dtype=np.float64)
+    w = np.asarray([r.w[u] for u in members], dtype=np.float64)
+    shape = ([area[u] for u in members], outer, lens)
+    rng = np.random.default_rng(seed)
+    starts = [_metis_seed(xadj, adj, ew, w, 2, int(rng.integers(2**31 - 1))) for _ in range(2)]
+    pts = xy[members]
+    turn = rng.random()
+    for d in range(_LINE_DIRECTIONS):
+        angle = math.pi * (d + turn) / _LINE_DIRECTIONS
+        order = np.argsort(pts @ np.array([math.cos(angle), math.sin(angle)]), kind="stable")
+        cut = int(np.searchsorted(np.cumsum(w[order]), w.sum() / 2))
+        side = np.ones(len(members), dtype=np.int64)
+        side[order[: cut + 1]] = 0
+        starts.append(side)
+    eps = 1e-9 * max(r.mean, 1.0)
+    best = None
+    for t, start in enumerate(starts):
+        sub = _Refiner(nbrs, nw, w, _repair(start, nbrs, 2), 2, 0.0, shape, None, seed + t)
+        sub.mean = r.mean  # balance against the group's mean part, not the pair's
+        for factor in _SCHEDULE:
+            sub.tol = r.tol * factor
+            sub.balance()
+            sub.polsby_popper()
+        sub.tol = r.tol
+        after = sorted(sub._viol(x) for x in sub.pw)
+        if after[1] > max(allowed) + eps or sum(after) > sum(allowed) + eps:
+            continue
+        score = 2 * sub.mean_pp()
+        if best is None or score > best[0]:
+            best = (score, sub)
+    if best is None:
+        return None
+    best[1].pair_moves()
+    return 2 * best[1].mean_pp(), best[1].lab
+
+
+def shape_inputs(
+    graph: Any,
+    area: np.ndarray,
+    perimeter: np.ndarray,
+    centroids: np.ndarray | None = None,
+) -> np.ndarray:
     """The ``compactness`` input of :func:`partition_graph` for units of known shape.
 
     Parameters
@@ -886,14 +1023,23 @@ def shape_inputs(graph: Any, area: np.ndarray, perimeter: np.ndarray) -> np.ndar
         The unit graph (its ``edges`` and shared ``length``).
     area, perimeter
         Area (m²) and perimeter (m) of every unit.
+    centroids
+        Optional ``(n, 2)`` metric coordinates of a point in every unit.  With them the
+        partitioner also re-splits pairs of neighbouring grids along straight cuts, which
+        finds more compact grids.
 
     Returns
     -------
     numpy.ndarray
-        ``(n, 2)``: each unit's area and the length of its boundary shared with no other unit.
+        ``(n, 2)`` (or ``(n, 4)`` with ``centroids``): each unit's area, the length of its
+        boundary shared with no other unit of the graph, and its point's x and y.
     """
     shared = np.zeros(graph.n)
     np.add.at(shared, graph.edges[:, 0], graph.length)
     np.add.at(shared, graph.edges[:, 1], graph.length)
     outer = np.maximum(np.asarray(perimeter, dtype=float) - shared, 0.0)
-    return np.column_stack([np.asarray(area, dtype=float), outer])
+    columns = [np.asarray(area, dtype=float), outer]
+    if centroids is not None:
+        xy = np.asarray(centroids, dtype=float).reshape(-1, 2)
+        columns += [xy[:, 0], xy[:, 1]]
+    return np.column_stack(columns)

@@ -215,7 +215,13 @@ def _allocate_and_partition(
     allocation = allocate_grids(group_weights, **request)
     allocation = {name: max(1, count) for name, count in allocation.items()}
     _check_enough_units(graph, weights, allocation, weight)
-    shape = shape_inputs(graph, units.area.to_numpy(), units.length.to_numpy())
+    points = units.geometry.representative_point()
+    shape = shape_inputs(
+        graph,
+        units.area.to_numpy(),
+        units.length.to_numpy(),
+        np.column_stack([points.x.to_numpy(), points.y.to_numpy()]),
+    )
     return partition_graph(graph, weights, allocation, seed=seed, compactness=shape)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -273,8 +272,9 @@ def sf(shared_data):
     return gdf, _graph_from_polygons(gdf.geometry.values)
 
 
-def _shape(gdf, graph):
-    return shape_inputs(graph, gdf.area.to_numpy(), gdf.length.to_numpy())
+def _shape(gdf, graph, points=True):
+    xy = np.column_stack([gdf.centroid.x, gdf.centroid.y]) if points else None
+    return shape_inputs(graph, gdf.area.to_numpy(), gdf.length.to_numpy(), xy)
 
 
 @pytest.mark.parametrize("with_shape", [False, True], ids=["cut", "polsby_popper"])
@@ -284,23 +284,49 @@ def test_sf_block_groups_k20(sf, with_shape):
     assert int((graph.barrier == BARRIER_GAP).sum()) == 2  # the two islands
     islands = np.unique(graph.edges[graph.barrier == BARRIER_GAP])
     shape = _shape(gdf, graph) if with_shape else None
-    start = time.perf_counter()
     labels = partition_graph(graph, w, {"000": 20}, seed=0, compactness=shape)
-    seconds = time.perf_counter() - start
     sums = np.bincount(labels, weights=w, minlength=20)
     dev = np.abs(sums / sums.mean() - 1).max()
     contiguous = _all_parts_contiguous(graph, labels)
     dissolved = gdf.assign(label=labels).dissolve("label")
     pp = (4 * np.pi * dissolved.area / dissolved.length**2).mean()
-    print(f"SF K=20: {seconds:.2f} s, max |dev| {dev:.2%}, {contiguous}/20 contiguous, PP {pp:.3f}")
+    print(f"SF K=20: max |dev| {dev:.2%}, {contiguous}/20 contiguous, PP {pp:.3f}")
     assert labels.shape == (graph.n,) and labels.min() == 0 and labels.max() == 19
     assert np.all(labels[islands] >= 0)
     assert contiguous == 20
     assert dev <= 0.02
-    assert pp >= 0.45
-    assert seconds < 5
+    assert pp >= (0.53 if with_shape else 0.45)  # METIS alone: 0.46
     again = partition_graph(graph, w, {"000": 20}, seed=0, compactness=shape)
     assert np.array_equal(labels, again)
+
+
+def test_re_splitting_pairs_raises_compactness_and_keeps_the_rules(sf):
+    """Straight re-splits of neighbouring grids (the points in shape_inputs) only help."""
+    gdf, graph = sf
+    w = gdf["Population"].to_numpy(dtype=float)
+    results = {}
+    for points in (False, True):
+        shape = _shape(gdf, graph, points=points)
+        labels = partition_graph(graph, w, {"000": 20}, seed=3, compactness=shape)
+        sums = np.bincount(labels, weights=w, minlength=20)
+        assert np.abs(sums / sums.mean() - 1).max() <= 0.02
+        assert _all_parts_contiguous(graph, labels) == 20
+        dissolved = gdf.assign(label=labels).dissolve("label")
+        results[points] = (4 * np.pi * dissolved.area / dissolved.length**2).mean()
+    assert results[True] > results[False] + 0.005
+
+
+def test_locked_grids_survive_the_compactness_search():
+    geoms, groups = _grid_graph(12, 10, groups_split=6, seed=4)
+    graph = _graph_from_polygons(geoms, groups)
+    w = np.random.default_rng(2).integers(20, 60, graph.n).astype(float)
+    series = gpd.GeoSeries(geoms)
+    shape = _shape(series, graph)
+    free = partition_graph(graph, w, {"000": 4, "001": 4}, compactness=shape)
+    locked = np.where(free == 1, 1, -1)
+    labels = partition_graph(graph, w, {"000": 4, "001": 4}, compactness=shape, locked=locked)
+    assert np.array_equal(labels == 1, free == 1)
+    assert _all_parts_contiguous(graph, labels) == 8
 
 
 def test_sf_with_the_real_unit_graph(sf):
