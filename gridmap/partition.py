@@ -442,6 +442,7 @@ def _partition_group(
             if xy is not None:
                 _recombine(refiner, xy, seed)
         best_refiner = max(finalists, key=lambda r: r.mean_pp())
+    _fill_empty_parts(best_refiner, seed)
     if lock is not None:  # locked labels are the caller's: keep the numbering
         return best_refiner.part
     return _renumber(best_refiner.part, k)
@@ -888,6 +889,73 @@ class _Refiner:
             if not moved:
                 break
         self.part = np.asarray(self.lab, dtype=np.int64)
+
+
+def _fill_empty_parts(r: _Refiner, seed: int) -> None:
+    """Give every part some weight where the units allow it.
+
+    When the parts outnumber the weighted units they can reach, a part may be left holding only
+    units without weight (a park, a school).  Such a part is merged whole into a neighbour
+    (which keeps it connected) and the heaviest free part holding two or more weighted units is
+    split in two instead.  Parts with locked units are left alone; at most ``k`` rounds.
+    """
+    if sum(r.pw) <= 0:
+        return
+    rng = np.random.default_rng(seed + 104729)
+    for _ in range(r.k):
+        lab = r.lab
+        members: list[list[int]] = [[] for _ in range(r.k)]
+        for u, p in enumerate(lab):
+            members[p].append(u)
+        free = [all(r.free[u] for u in units) for units in members]
+        empty = [p for p in range(r.k) if r.pw[p] <= 0 and free[p] and members[p]]
+        if not empty:
+            break
+        p = empty[0]
+        touching = sorted({lab[v] for u in members[p] for v in r.nbrs[u] if lab[v] != p})
+        if not touching:
+            break
+        donors = [
+            q for q in range(r.k) if q != p and free[q] and sum(r.w[u] > 0 for u in members[q]) >= 2
+        ]
+        if not donors:
+            break
+        into = min(touching, key=lambda q: (r.pw[q], q))
+        for u in members[p]:
+            r._move(u, into)
+        donor = max(donors, key=lambda q: (r.pw[q] + (r.pw[p] if q == into else 0), -q))
+        units = [u for u, q in enumerate(r.lab) if q == donor]
+        sides = _split_in_two(r, units, int(rng.integers(2**31 - 1)))
+        if sides is None:  # pragma: no cover - a connected part with 2 weighted units splits
+            break
+        for u, side in zip(units, sides, strict=True):
+            if side:
+                r._move(u, p)
+    r.part = np.asarray(r.lab, dtype=np.int64)
+
+
+def _split_in_two(r: _Refiner, units: list[int], seed: int) -> list[int] | None:
+    """Sides 0/1 splitting a connected part in two connected pieces that both hold weight."""
+    index = {u: i for i, u in enumerate(units)}
+    nbrs = [[index[v] for v in r.nbrs[u] if v in index] for u in units]
+    nw = [[x for v, x in zip(r.nbrs[u], r.nw[u], strict=True) if v in index] for u in units]
+    xadj = np.concatenate([[0], np.cumsum([len(row) for row in nbrs])]).astype(np.int64)
+    adj = np.asarray([v for row in nbrs for v in row], dtype=np.int64)
+    ew = np.asarray([x for row in nw for x in row], dtype=np.float64)
+    w = np.asarray([r.w[u] for u in units], dtype=np.float64)
+    for t in range(4):
+        start = _repair(_metis_seed(xadj, adj, ew, w, 2, seed + t), nbrs, 2)
+        sub = _Refiner(nbrs, nw, w, start, 2, 0.0, None, None, seed + t)
+        sub.tol = 0.0
+        sub.balance()
+        if min(sub.pw) > 0:
+            return sub.lab
+    # fall back: a weighted unit whose leaving keeps the rest connected goes alone
+    sub = _Refiner(nbrs, nw, w, np.zeros(len(units), dtype=np.int64), 2, 0.0, None, None, seed)
+    for i in np.argsort(-w, kind="stable").tolist():
+        if w[i] > 0 and w.sum() - w[i] > 0 and sub._can_leave(i):
+            return [int(j == i) for j in range(len(units))]
+    return None
 
 
 def _recombine(r: _Refiner, xy: np.ndarray, seed: int) -> None:

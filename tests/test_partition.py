@@ -188,6 +188,22 @@ def test_zero_weights_and_disconnected_group():
         partition_graph(broken, np.ones(broken.n), {"000": 2})
 
 
+@pytest.mark.parametrize("with_shape", [False, True], ids=["cut", "polsby_popper"])
+def test_no_grid_is_left_without_weight_when_units_allow(with_shape):
+    # 8 x 8 blocks, only 12 hold households (the rest: parks, schools); 9 grids
+    geoms, groups = _grid_graph(8, 8, seed=3)
+    graph = _graph_from_polygons(geoms, groups)
+    rng = np.random.default_rng(3)
+    w = np.zeros(graph.n)
+    w[rng.choice(graph.n, 12, replace=False)] = rng.integers(50, 150, 12)
+    shape = _shape(gpd.GeoSeries(geoms), graph) if with_shape else None
+    for seed in range(6):
+        labels = partition_graph(graph, w, {"000": 9}, seed=seed, compactness=shape)
+        sums = np.bincount(labels, weights=w, minlength=9)
+        assert (sums > 0).all(), (seed, sums)
+        assert _all_parts_contiguous(graph, labels) == 9
+
+
 def test_locked_units_keep_their_label():
     geoms, groups = _grid_graph(10, 10, groups_split=5)
     graph = _graph_from_polygons(geoms, groups)

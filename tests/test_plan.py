@@ -122,6 +122,14 @@ def test_grids_by_persons(layers):
     assert (plan.grids["persons"] > 0).all()
 
 
+def test_persons_with_a_household_sized_target_leave_no_grid_empty(layers):
+    # 400 persons per grid: about one building each, more grids than blocks with people
+    plan = make_plan(layers, weight="persons")
+    assert (plan.grids["persons"] > 0).all()
+    assert plan.summary["contiguous_share"] == 1
+    assert not [p for p in plan.problems if "hold no persons" in p.message]
+
+
 def test_units_mode_refuses_a_weight_that_sums_to_zero(shared_data):
     from gridmap.errors import InputError
 
