@@ -7,6 +7,7 @@ environment variable ``GRIDMAP_DEBUG=1`` to see the traceback of an unexpected e
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 import traceback
@@ -298,6 +299,12 @@ def convert(
     help="Most households a grid may hold.",
 )
 @click.option("--grids", type=int, help="Number of grids instead of a target.")
+@click.option(
+    "--per-community",
+    metavar="CODE=N,...",
+    help="Number of grids of each community instead of a target, e.g. 001=12,002=9 "
+    "(full codes or their last 3 digits; every community named).",
+)
 @click.option("--nest", help="Units mode: column whose values grids must nest in.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the partitioner.")
 @click.option(
@@ -315,6 +322,7 @@ def partition(
     minimum: float,
     maximum: float,
     grids: int | None,
+    per_community: str | None,
     nest: str | None,
     seed: int,
     out: Path,
@@ -334,7 +342,12 @@ def partition(
         raise UserError("give either a WORKSPACE or --units FILE (not both).")
     if out.exists() and not force:
         raise UserError(f"{out} exists already. Pass --force to overwrite it.")
+    counts = _parse_counts(per_community) if per_community else None
+    if counts is not None and grids is not None:
+        raise UserError("give --grids or --per-community, not both.")
     if units_file is not None:
+        if counts is not None:
+            raise UserError("--per-community is for a workspace; in units mode use --grids.")
         if grids is None or weight is None:
             raise UserError("units mode needs --weight COLUMN and --grids K.")
         units = io.read_layer(units_file)
@@ -346,7 +359,8 @@ def partition(
         with _progress(f"Partitioning {workspace.name}") as advance:
             plan = make_plan(
                 layers, target=target, minimum=minimum, maximum=maximum, grids=grids,
-                weight=weight or "households", seed=seed, progress=advance,
+                per_community=counts, weight=weight or "households", seed=seed,
+                progress=advance,
             )  # fmt: skip
     for problem in plan.problems:
         click.echo(f"{problem.severity}: {problem}", err=True)
@@ -355,10 +369,27 @@ def partition(
     click.echo(f"Wrote {len(plan.grids)} grids to {out}.")
 
 
+def _parse_counts(text: str) -> dict[str, int]:
+    """Parse ``--per-community``: comma-separated ``CODE=N`` pairs."""
+    counts: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        code, sep, number = item.partition("=")
+        if not sep or not code.strip() or not number.strip().isdigit():
+            raise UserError(
+                f"--per-community: cannot read {item!r}; write CODE=N pairs, e.g. 001=12,002=9."
+            )
+        counts[code.strip()] = int(number)
+    if not counts:
+        raise UserError("--per-community is empty; write CODE=N pairs, e.g. 001=12,002=9.")
+    return counts
+
+
 def _summary_table(summary: dict[str, Any]) -> str:
     """The plan's metrics as a two-column table."""
     rows = []
     for key, value in summary.items():
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue  # not measured for this request (no range in --grids mode)
         if isinstance(value, float):
             value = f"{value:.4g}"
         rows.append((key.replace("_", " "), value))

@@ -67,6 +67,7 @@ def allocate_grids(
     maximum: float = 500,
     total: int | None = None,
     per_group: Mapping[str, int] | None = None,
+    weight_name: str = "households",
 ) -> dict[str, int]:
     """Decide how many grids each group (community) gets.
 
@@ -89,6 +90,8 @@ def allocate_grids(
         Total number of grids for the whole street (total mode).
     per_group
         Group name -> number of grids (explicit mode).
+    weight_name
+        What the weights count (``households``, ``persons``...), for the messages.
 
     Returns
     -------
@@ -128,7 +131,7 @@ def allocate_grids(
         if low > high:
             if w < minimum:
                 raise InputError(
-                    f"community {name} has {w:g} households: too few for one grid of "
+                    f"community {name} has {w:g} {weight_name}: too few for one grid of "
                     f"{minimum:g}-{maximum:g}",
                     fix=(
                         f"allow a smaller minimum (at most {w:g}) or merge community {name} "
@@ -136,7 +139,7 @@ def allocate_grids(
                     ),
                 )
             raise InputError(
-                f"community {name} has {w:g} households: no whole number of grids gives "
+                f"community {name} has {w:g} {weight_name}: no whole number of grids gives "
                 f"{minimum:g}-{maximum:g} per grid ({low - 1} grids give "
                 f"{w / max(low - 1, 1):.0f}, {low} grids give {w / low:.0f})",
                 fix="widen the allowed range or give the number of grids per community",
@@ -164,7 +167,7 @@ def _check_per_group(weights: dict[str, float], per_group: Mapping[str, int]) ->
         if int(k) != k or k < 0 or (k == 0 and w > 0):
             raise InputError(
                 f"community {name} was given {k} grids",
-                fix="give a whole number of grids, at least 1 for a community with households",
+                fix="give a whole number of grids, at least 1 for a community with weight",
             )
         out[name] = int(k)
     return out

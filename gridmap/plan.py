@@ -160,8 +160,10 @@ def make_plan(
             f"the street has no {weight} to divide (the {weight} of every unit is 0).",
             fix="add the households layer (with persons), or the households column of buildings.",
         )
+    if per_community is not None:
+        per_community = _resolve_communities(per_community, list(graph.group_names))
     labels = _allocate_and_partition(
-        graph, units.gdf, weight, seed,
+        graph, units.gdf, weight, seed, weight_name=weight,
         target=target, minimum=minimum, maximum=maximum, total=grids, per_group=per_community,
     )  # fmt: skip
     _advance(progress, "metrics")
@@ -223,6 +225,26 @@ def _allocate_and_partition(
         np.column_stack([points.x.to_numpy(), points.y.to_numpy()]),
     )
     return partition_graph(graph, weights, allocation, seed=seed, compactness=shape)
+
+
+def _resolve_communities(counts: Mapping[str, int], codes: list[str]) -> dict[str, int]:
+    """Map the keys of ``counts`` to community codes: a full code or its unique ending ("003")."""
+    out: dict[str, int] = {}
+    for key, value in counts.items():
+        name = str(key).strip()
+        matches = [code for code in codes if code == name] or [
+            code for code in codes if code.endswith(name)
+        ]
+        if len(matches) != 1:
+            what = "matches no community" if not matches else "matches several communities"
+            raise InputError(
+                f"{name!r} {what}.",
+                fix=f"use a community code among {', '.join(codes)} (or its last 3 digits).",
+            )
+        if matches[0] in out:
+            raise InputError(f"community {matches[0]} is given twice.", fix="name it once.")
+        out[matches[0]] = value
+    return out
 
 
 def _check_enough_units(
@@ -332,7 +354,7 @@ def partition_units(
                 layer=str(units.attrs.get("layer", "units")),
             )
         )
-    labels = _allocate_and_partition(graph, gdf, weight, seed, total=grids)
+    labels = _allocate_and_partition(graph, gdf, weight, seed, weight_name=weight, total=grids)
     table = grid_metrics(gdf, labels, weight=weight, target=None, group_column=group)
     table.insert(0, "code", [f"{i + 1:03d}" for i in range(len(table))])
     summary = plan_summary(table)

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from gridmap import io
 from gridmap.cli import cli
+from gridmap.errors import InputError
 from gridmap.metrics import buildings_split
 from gridmap.plan import make_plan, partition_units
 
@@ -69,9 +70,39 @@ def test_a_given_number_of_grids_is_met(layers):
     assert (plan.grids["parts"] == 1).all()
 
 
-def test_infeasible_request_names_the_community(layers):
-    from gridmap.errors import InputError
+def test_grids_per_community_by_code_or_its_last_digits(layers):
+    codes = sorted(layers["communities"]["code"].astype(str))
+    counts = {code if i % 2 else code[-3:]: 10 + i for i, code in enumerate(codes)}
+    plan = make_plan(layers, per_community=counts)
+    got = plan.grids.groupby("group").size().to_dict()
+    assert got == {code: 10 + i for i, code in enumerate(codes)}
+    assert (plan.grids["parts"] == 1).all()
+    with pytest.raises(InputError, match="'999' matches no community") as caught:
+        make_plan(layers, per_community={"999": 3})
+    assert codes[0] in caught.value.fix
 
+
+def test_cli_per_community_and_its_errors(sample_workspace, layers, tmp_path):
+    codes = sorted(layers["communities"]["code"].astype(str))
+    spec = ",".join(f"{code[-3:]}=12" for code in codes)
+    out = tmp_path / "plan.gpkg"
+    args = ["partition", str(sample_workspace), "--per-community", spec, "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {12 * len(codes)} grids" in result.output
+    assert "nan" not in result.output  # no range asked: no in-range line
+    bad = CliRunner().invoke(cli, args[:3] + ["001=x", "--out", str(tmp_path / "b.gpkg")])
+    assert bad.exit_code == 2 and "CODE=N" in bad.output and "Traceback" not in bad.output
+    both = CliRunner().invoke(cli, args + ["--grids", "80", "--force"])
+    assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_persons_messages_say_persons(layers):
+    with pytest.raises(InputError, match="persons: too few for one grid"):
+        make_plan(layers, weight="persons", target=90_000, minimum=80_000, maximum=100_000)
+
+
+def test_infeasible_request_names_the_community(layers):
     with pytest.raises(InputError, match="community|社区") as caught:
         make_plan(layers, target=10_000, minimum=9_000, maximum=11_000)
     assert caught.value.fix
