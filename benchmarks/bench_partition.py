@@ -38,7 +38,9 @@ SAMPLE = ROOT / "sample_data" / "sample_street.gpkg"
 Method = Callable[[gpd.GeoDataFrame, UnitGraph, str, int], np.ndarray]
 
 
-def run_gridmap(gdf: gpd.GeoDataFrame, graph: UnitGraph, weight: str, k: int) -> np.ndarray:
+def run_gridmap(
+    gdf: gpd.GeoDataFrame, graph: UnitGraph, weight: str, k: int, seed: int = 0
+) -> np.ndarray:
     """Gridmap's partitioner on one group (no nesting), as the peers get it."""
     one_group = UnitGraph(graph.n, graph.edges, graph.length, graph.barrier,
                           np.zeros(graph.n, dtype=np.int64), ["all"])  # fmt: skip
@@ -46,7 +48,7 @@ def run_gridmap(gdf: gpd.GeoDataFrame, graph: UnitGraph, weight: str, k: int) ->
     points = gdf.geometry.representative_point()
     shape = shape_inputs(graph, gdf.area.to_numpy(), gdf.length.to_numpy(),
                          np.column_stack([points.x, points.y]))  # fmt: skip
-    return partition_graph(one_group, weights, {"all": k}, seed=0, compactness=shape)
+    return partition_graph(one_group, weights, {"all": k}, seed=seed, compactness=shape)
 
 
 def run_metis(gdf: gpd.GeoDataFrame, graph: UnitGraph, weight: str, k: int) -> np.ndarray:
@@ -169,6 +171,26 @@ def measure(gdf: gpd.GeoDataFrame, graph: UnitGraph, weight: str, k: int, skip_s
     return rows
 
 
+def seed_spread(gdf: gpd.GeoDataFrame, graph: UnitGraph, weight: str, k: int, seeds: int):
+    """Run gridmap with seeds 0..seeds-1 and print each result and the spread."""
+    rows = []
+    for seed in range(seeds):
+        start = time.perf_counter()
+        labels = run_gridmap(gdf, graph, weight, k, seed=seed)
+        seconds = time.perf_counter() - start
+        grids = grid_metrics(gdf, labels, weight=weight, group_column=None)
+        deviation = float((grids["weight"] / grids["weight"].mean() - 1).abs().max())
+        contiguous = int((grids["parts"] == 1).sum())
+        rows.append((seconds, deviation, float(grids["polsby_popper"].mean()), contiguous))
+    table = np.array(rows)
+    print(f"\ngridmap over seeds 0..{seeds - 1}: seconds, max |dev| %, mean PP, contiguous")
+    for seed, (seconds, deviation, pp, contiguous) in enumerate(rows):
+        print(f"  seed {seed}: {seconds:.2f} s  {100 * deviation:.1f} %  {pp:.3f}  {contiguous}/{k}")
+    print(f"  median {np.median(table[:, 0]):.2f} s, worst dev {100 * table[:, 1].max():.1f} %, "
+          f"PP min {table[:, 2].min():.3f} median {np.median(table[:, 2]):.3f} "
+          f"max {table[:, 2].max():.3f}, all contiguous: {bool((table[:, 3] == k).all())}")  # fmt: skip
+
+
 def print_table(title: str, rows: list) -> None:
     """Print one case as a table."""
     print(f"\n{title}")
@@ -188,6 +210,9 @@ def print_table(title: str, rows: list) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-slow", action="store_true", help="leave out the spopt methods")
+    parser.add_argument(
+        "--seeds", type=int, default=0, help="also run gridmap on SF with this many seeds"
+    )
     args = parser.parse_args()
 
     sf = gpd.read_file(SF)
@@ -196,6 +221,8 @@ def main() -> None:
     sf_graph = build_graph(sf, group_column=None)
     print_table("SF block groups, Population, K=20",
                 measure(sf, sf_graph, "Population", 20, args.skip_slow))  # fmt: skip
+    if args.seeds:
+        seed_spread(sf, sf_graph, "Population", 20, args.seeds)
 
     layers = io.read_workspace(SAMPLE)
     start = time.perf_counter()

@@ -54,9 +54,12 @@ _METIS_TRIES = 16
 _TRY_BUDGET = 12_000
 _SCHEDULE = (3.0, 1.0)
 _PAIR_PASSES = 20
-_RECOMBINE_ROUNDS = 4
+_RECOMBINE_ROUNDS = 2
+_RECOMBINE_SIZES = (2, 3)
+_TRIPLES_PER_ROUND = 2
 _LINE_DIRECTIONS = 8
 _FINALISTS = 1
+_SPLIT_SCHEDULE = (1.0,)
 
 
 def allocate_grids(
@@ -605,6 +608,9 @@ class _Refiner:
         self.shape = shape
         self.free = [True] * len(self.w) if lock is None else (lock < 0).tolist()
         self.rng = np.random.default_rng(seed)
+        self._src = np.repeat(np.arange(len(nbrs)), [len(row) for row in nbrs])
+        self._dst = np.asarray([v for row in nbrs for v in row], dtype=np.int64)
+        self._shape_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def _viol(self, x: float) -> float:
         return max(0.0, abs(x - self.mean) - self.tol)
@@ -663,17 +669,23 @@ class _Refiner:
         self.size[b] += 1
 
     def _boundary(self) -> list[int]:
-        lab = self.lab
-        units = [u for u, row in enumerate(self.nbrs) if any(lab[v] != lab[u] for v in row)]
-        order = self.rng.permutation(len(units))
-        return [units[i] for i in order]
+        """The units with a neighbour in another part, in random order."""
+        lab = np.asarray(self.lab)
+        units = np.unique(self._src[lab[self._src] != lab[self._dst]])
+        return units[self.rng.permutation(units.size)].tolist()
 
     def _gain(self, u: int, b: int, eps: float) -> tuple[float, float] | None:
         """(violation change, squared-deviation change) of moving u to b, when it improves."""
         a = self.lab[u]
         wu = self.w[u]
         pa, pb = self.pw[a], self.pw[b]
-        dv = self._viol(pa - wu) + self._viol(pb + wu) - self._viol(pa) - self._viol(pb)
+        mean, tol = self.mean, self.tol
+        dv = (
+            max(0.0, abs(pa - wu - mean) - tol)
+            + max(0.0, abs(pb + wu - mean) - tol)
+            - max(0.0, abs(pa - mean) - tol)
+            - max(0.0, abs(pb - mean) - tol)
+        )
         ds = 2 * wu * (wu + pb - pa)
         if dv > eps or (dv > -eps and ds >= -eps):
             return None
@@ -690,10 +702,15 @@ class _Refiner:
             if self.violation() <= eps:
                 break
             cands = []
+            lo, hi = self.mean - self.tol, self.mean + self.tol
+            over = [x > hi for x in self.pw]
+            under = [x < lo for x in self.pw]
             for u in self._boundary():
                 a = self.lab[u]
                 if self.w[u] == 0 or not self.free[u]:
                     continue
+                if not over[a] and not any(under[self.lab[v]] for v in self.nbrs[u]):
+                    continue  # no move of u can lower the violation
                 links = self._links(u)
                 total = sum(links.values()) or 1.0
                 for b, link in links.items():
@@ -722,15 +739,18 @@ class _Refiner:
         return 4 * math.pi * area / (perim * perim) if perim > 0 else 0.0
 
     def _part_shapes(self) -> tuple[list[float], list[float]]:
-        area, ext, nl = self.shape
-        pa = [0.0] * self.k
-        pp = [0.0] * self.k
-        lab = self.lab
-        for u, row in enumerate(self.nbrs):
-            p = lab[u]
-            pa[p] += area[u]
-            pp[p] += ext[u] + sum(x for v, x in zip(row, nl[u], strict=True) if lab[v] != p)
-        return pa, pp
+        """Area and perimeter of every part, from the units' areas and boundary lengths."""
+        if self._shape_arrays is None:
+            area, ext, nl = self.shape
+            flat = np.asarray([x for row in nl for x in row], dtype=np.float64)
+            self._shape_arrays = (np.asarray(area), np.asarray(ext), flat)
+        area, ext, flat = self._shape_arrays
+        lab = np.asarray(self.lab)
+        cut = lab[self._src] != lab[self._dst]
+        pa = np.bincount(lab, weights=area, minlength=self.k)
+        pp = np.bincount(lab, weights=ext, minlength=self.k)
+        pp += np.bincount(lab[self._src[cut]], weights=flat[cut], minlength=self.k)
+        return pa.tolist(), pp.tolist()
 
     def mean_pp(self) -> float:
         """Mean Polsby-Popper of the parts, from unit areas and boundary lengths."""
@@ -962,64 +982,86 @@ def _split_in_two(r: _Refiner, units: list[int], seed: int) -> list[int] | None:
 
 
 def _recombine(r: _Refiner, xy: np.ndarray, seed: int) -> None:
-    """Merge two neighbouring parts and split them again where a better split exists.
+    """Merge neighbouring parts and split them again where a better split exists.
 
     A large-neighbourhood search on top of the unit moves: the units of a pair of adjacent
-    parts are split afresh from several starts (METIS bisections, and straight cuts through the
-    pair at its weighted median in several directions), each refined like a whole group; the
-    best split that leaves the pair no further out of the tolerance and raises their summed
-    Polsby-Popper replaces the old one.  A pair is tried again only after one of its parts
-    changed; pairs holding locked units are left alone.
+    parts (then of three parts in a chain) are split afresh from several starts (METIS, and
+    straight parallel cuts at weighted quantiles in several directions), each refined like a
+    whole group; the best split that leaves the parts no further out of the tolerance and
+    raises their summed Polsby-Popper replaces the old one.  A set of parts is tried again
+    only after one of them changed; sets holding locked units are left alone.
     """
     rng = np.random.default_rng(seed + 7919)
     stamp = [0] * r.k
-    tried: dict[tuple[int, int], tuple[int, int]] = {}
+    tried: dict[tuple[int, ...], tuple[int, ...]] = {}
     parea, pper = r._part_shapes()
-    for _ in range(_RECOMBINE_ROUNDS):
-        lab = r.lab
-        pairs = sorted(
-            {
-                (min(lab[u], lab[v]), max(lab[u], lab[v]))
-                for u, row in enumerate(r.nbrs)
-                for v in row
-                if lab[v] != lab[u]
-            }
-        )
-        changed = False
-        for i in rng.permutation(len(pairs)).tolist():
-            a, b = pairs[i]
-            if tried.get((a, b)) == (stamp[a], stamp[b]):
-                continue
-            tried[(a, b)] = (stamp[a], stamp[b])
-            members = [u for u, p in enumerate(r.lab) if p in (a, b)]
-            if not all(r.free[u] for u in members):
-                continue
-            allowed = (r._viol(r.pw[a]), r._viol(r.pw[b]))
-            split = _best_split(r, members, xy, allowed, int(rng.integers(2**31 - 1)))
-            if split is None:
-                continue
-            gain = split[0] - r._pp(parea[a], pper[a]) - r._pp(parea[b], pper[b])
-            if gain <= 1e-9:
-                continue
-            for u, side in zip(members, split[1], strict=True):
-                if r.lab[u] != (a, b)[side]:
-                    r._move(u, (a, b)[side])
-            parea, pper = r._part_shapes()
-            stamp[a] += 1
-            stamp[b] += 1
-            changed = True
-        if not changed:
-            break
+    for size in _RECOMBINE_SIZES:
+        for _ in range(_RECOMBINE_ROUNDS):
+            changed = False
+            sets = _neighbour_sets(r, size)
+            if size > 2:  # the least compact sets first, and a bounded number of them
+                pps = [r._pp(x, y) for x, y in zip(parea, pper, strict=True)]
+                sets = [t for t in sets if tried.get(t) != tuple(stamp[p] for p in t)]
+                sets.sort(key=lambda t: sum(pps[p] for p in t))
+                sets = sets[: int(_TRIPLES_PER_ROUND * r.k)]
+            for i in rng.permutation(len(sets)).tolist():
+                parts = sets[i]
+                key = tuple(stamp[p] for p in parts)
+                if tried.get(parts) == key:
+                    continue
+                tried[parts] = key
+                members = [u for u, p in enumerate(r.lab) if p in parts]
+                if not all(r.free[u] for u in members):
+                    continue
+                allowed = [r._viol(r.pw[p]) for p in parts]
+                sub_seed = int(rng.integers(2**31 - 1))
+                split = _best_split(r, members, len(parts), xy, allowed, sub_seed)
+                if split is None:
+                    continue
+                gain = split[0] - sum(r._pp(parea[p], pper[p]) for p in parts)
+                if gain <= 1e-9:
+                    continue
+                for u, side in zip(members, split[1], strict=True):
+                    if r.lab[u] != parts[side]:
+                        r._move(u, parts[side])
+                parea, pper = r._part_shapes()
+                for p in parts:
+                    stamp[p] += 1
+                changed = True
+            if not changed:
+                break
     r.part = np.asarray(r.lab, dtype=np.int64)
 
 
-def _best_split(
-    r: _Refiner, members: list[int], xy: np.ndarray, allowed: tuple[float, float], seed: int
-) -> tuple[float, list[int]] | None:
-    """The best split in two of ``members`` (summed Polsby-Popper, sides 0/1).
+def _neighbour_sets(r: _Refiner, size: int) -> list[tuple[int, ...]]:
+    """Sorted tuples of ``size`` (2 or 3) parts that are connected through adjacency."""
+    lab = r.lab
+    touch: list[set[int]] = [set() for _ in range(r.k)]
+    for u, row in enumerate(r.nbrs):
+        for v in row:
+            if lab[v] != lab[u]:
+                touch[lab[u]].add(lab[v])
+    pairs = {(a, b) for a in range(r.k) for b in touch[a] if a < b}
+    if size == 2:
+        return sorted(pairs)
+    triples = {
+        tuple(sorted((a, b, c))) for a, b in pairs for c in touch[a] | touch[b] if c not in (a, b)
+    }
+    return sorted(triples)
 
-    Only splits no further out of the tolerance than the pair's parts now (``allowed``: their
-    violations) count: neither side worse than the worse part, the sum no larger.
+
+def _best_split(
+    r: _Refiner,
+    members: list[int],
+    parts: int,
+    xy: np.ndarray,
+    allowed: list[float],
+    seed: int,
+) -> tuple[float, list[int]] | None:
+    """The best split of ``members`` into ``parts`` parts (summed Polsby-Popper, sides 0..).
+
+    Only splits no further out of the tolerance than the parts now (``allowed``: their
+    violations) count: no side worse than the worst part, the sum no larger.
     """
     area, ext, nl = r.shape
     index = {u: i for i, u in enumerate(members)}
@@ -1042,42 +1084,43 @@ def _best_split(
         outer.append(out)
     xadj = np.concatenate([[0], np.cumsum([len(row) for row in nbrs])]).astype(np.int64)
     adj = np.asarray([v for row in nbrs for v in row], dtype=np.int64)
-    if not _connected(xadj, adj):  # the two parts no longer touch
+    if not _connected(xadj, adj):  # the parts no longer touch
         return None
     ew = np.asarray([x for row in nw for x in row], dtype=np.float64)
     w = np.asarray([r.w[u] for u in members], dtype=np.float64)
     shape = ([area[u] for u in members], outer, lens)
     rng = np.random.default_rng(seed)
-    starts = [_metis_seed(xadj, adj, ew, w, 2, int(rng.integers(2**31 - 1))) for _ in range(2)]
+    starts = [_metis_seed(xadj, adj, ew, w, parts, int(rng.integers(2**31 - 1))) for _ in range(2)]
     pts = xy[members]
     turn = rng.random()
+    quantiles = w.sum() * np.arange(1, parts) / parts
     for d in range(_LINE_DIRECTIONS):
         angle = math.pi * (d + turn) / _LINE_DIRECTIONS
         order = np.argsort(pts @ np.array([math.cos(angle), math.sin(angle)]), kind="stable")
-        cut = int(np.searchsorted(np.cumsum(w[order]), w.sum() / 2))
-        side = np.ones(len(members), dtype=np.int64)
-        side[order[: cut + 1]] = 0
+        cuts = np.searchsorted(np.cumsum(w[order]), quantiles) + 1
+        side = np.empty(len(members), dtype=np.int64)
+        side[order] = np.searchsorted(cuts, np.arange(len(members)), side="right")
         starts.append(side)
     eps = 1e-9 * max(r.mean, 1.0)
     best = None
     for t, start in enumerate(starts):
-        sub = _Refiner(nbrs, nw, w, _repair(start, nbrs, 2), 2, 0.0, shape, None, seed + t)
-        sub.mean = r.mean  # balance against the group's mean part, not the pair's
-        for factor in _SCHEDULE:
+        sub = _Refiner(nbrs, nw, w, _repair(start, nbrs, parts), parts, 0.0, shape, None, seed + t)
+        sub.mean = r.mean  # balance against the group's mean part, not the set's
+        for factor in _SPLIT_SCHEDULE:
             sub.tol = r.tol * factor
             sub.balance()
             sub.polsby_popper()
         sub.tol = r.tol
-        after = sorted(sub._viol(x) for x in sub.pw)
-        if after[1] > max(allowed) + eps or sum(after) > sum(allowed) + eps:
+        after = [sub._viol(x) for x in sub.pw]
+        if max(after) > max(allowed) + eps or sum(after) > sum(allowed) + eps:
             continue
-        score = 2 * sub.mean_pp()
+        score = parts * sub.mean_pp()
         if best is None or score > best[0]:
             best = (score, sub)
     if best is None:
         return None
     best[1].pair_moves()
-    return 2 * best[1].mean_pp(), best[1].lab
+    return parts * best[1].mean_pp(), best[1].lab
 
 
 def shape_inputs(
