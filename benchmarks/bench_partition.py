@@ -185,10 +185,12 @@ def seed_spread(gdf: gpd.GeoDataFrame, graph: UnitGraph, weight: str, k: int, se
     table = np.array(rows)
     print(f"\ngridmap over seeds 0..{seeds - 1}: seconds, max |dev| %, mean PP, contiguous")
     for seed, (seconds, deviation, pp, contiguous) in enumerate(rows):
-        print(f"  seed {seed}: {seconds:.2f} s  {100 * deviation:.1f} %  {pp:.3f}  {contiguous}/{k}")
-    print(f"  median {np.median(table[:, 0]):.2f} s, worst dev {100 * table[:, 1].max():.1f} %, "
-          f"PP min {table[:, 2].min():.3f} median {np.median(table[:, 2]):.3f} "
-          f"max {table[:, 2].max():.3f}, all contiguous: {bool((table[:, 3] == k).all())}")  # fmt: skip
+        print(f"  seed {seed}: {seconds:.2f} s  {100 * deviation:.1f} %  {pp:.3f}  "
+              f"{contiguous}/{k}")  # fmt: skip
+    seconds, deviation, pp, contiguous = table.T
+    print(f"  median {np.median(seconds):.2f} s, worst dev {100 * deviation.max():.1f} %, "
+          f"PP min {pp.min():.3f} median {np.median(pp):.3f} max {pp.max():.3f}, "
+          f"all contiguous: {bool((contiguous == k).all())}")  # fmt: skip
 
 
 def print_table(title: str, rows: list) -> None:
