@@ -336,7 +336,7 @@ def partition(
     that already carry counts.
     """  # fmt: skip
     from gridmap import io
-    from gridmap.plan import make_plan, partition_units
+    from gridmap.plan import make_plan, partition_units, write_plan
 
     if (workspace is None) == (units_file is None):
         raise UserError("give either a WORKSPACE or --units FILE (not both).")
@@ -364,7 +364,7 @@ def partition(
             )  # fmt: skip
     for problem in plan.problems:
         click.echo(f"{problem.severity}: {problem}", err=True)
-    io.write_layer(plan.grids_wgs84(), out, layer="grids")
+    write_plan(plan, out)
     click.echo(_summary_table(plan.summary))
     click.echo(f"Wrote {len(plan.grids)} grids to {out}.")
 

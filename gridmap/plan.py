@@ -7,8 +7,12 @@ metrics, codes); :func:`partition_units` does the same for polygons that already
 
 from __future__ import annotations
 
+import json
+import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -16,19 +20,50 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gridmap import io
 from gridmap.coding import grid_codes
 from gridmap.crs import local_metric_crs, to_wgs84
 from gridmap.errors import InputError, Problem
-from gridmap.graph import BARRIER_GAP, build_graph
+from gridmap.graph import BARRIER_GAP, UnitGraph, build_graph
 from gridmap.metrics import grid_metrics, plan_summary
 from gridmap.partition import allocate_grids, partition_graph, shape_inputs
-from gridmap.units import build_units
+from gridmap.units import Units, build_units
 
 #: Steps :func:`make_plan` reports to its ``progress`` callback, in order.
 PLAN_STEPS = ("units", "graph", "partition", "metrics", "codes")
 
 #: Share of the target that one unit may hold before its block is split between buildings.
 UNIT_SHARE_OF_TARGET = 0.375
+
+
+@dataclass
+class PlanContext:
+    """What a plan's metrics are measured against, kept so that edited labels can be re-measured.
+
+    Attributes
+    ----------
+    weight
+        The balanced column (``households``, ``persons`` or a units-mode column).
+    target, minimum, maximum
+        Weight per grid wanted and allowed (``None`` when the plan was asked for by count).
+    group_column
+        The units' column grids nest in (``community``), or ``None``.
+    street_code
+        The 9-digit street code for 15-digit grid codes, or ``None`` (units mode: ``001``...).
+    street
+        The street polygon in the units' CRS, for gaps and overlaps, or ``None``.
+    lines
+        Roads, water and community lines in the units' CRS, for the boundary fit, or ``None``.
+    """
+
+    weight: str = "households"
+    target: float | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    group_column: str | None = "community"
+    street_code: str | None = None
+    street: Any = None
+    lines: gpd.GeoDataFrame | None = None
 
 
 @dataclass
@@ -50,6 +85,12 @@ class Plan:
         The request that made the plan.
     problems
         Warnings found on the way (a building too big for one grid...).
+    graph
+        The unit graph (:class:`gridmap.graph.UnitGraph`), for edits and redraws.
+    building_unit, household_unit
+        Building id -> unit index and household id -> unit index (workspace plans).
+    context
+        What the metrics are measured against (see :class:`PlanContext`).
     """
 
     units: gpd.GeoDataFrame
@@ -58,10 +99,100 @@ class Plan:
     summary: dict[str, Any]
     parameters: dict[str, Any]
     problems: list[Problem] = field(default_factory=list)
+    graph: Any = None
+    building_unit: pd.Series | None = None
+    household_unit: pd.Series | None = None
+    context: PlanContext = field(default_factory=PlanContext)
 
     def grids_wgs84(self) -> gpd.GeoDataFrame:
         """The grids in EPSG:4326 (lon/lat), ready for GeoJSON or a GeoPackage."""
         return to_wgs84(self.grids)
+
+    def unit_codes(self) -> np.ndarray:
+        """The grid code of every unit, in unit order."""
+        return self.grids["code"].to_numpy(dtype=object)[self.labels]
+
+    def building_codes(self) -> pd.Series:
+        """Building id -> grid code (empty for a plan without buildings)."""
+        if self.building_unit is None:
+            return pd.Series(dtype=object, name="code")
+        codes = self.unit_codes()[self.building_unit.to_numpy()]
+        return pd.Series(codes, index=self.building_unit.index, name="code")
+
+    def household_codes(self) -> pd.Series:
+        """Household id -> grid code (empty for a plan without households)."""
+        if self.household_unit is None:
+            return pd.Series(dtype=object, name="code")
+        codes = self.unit_codes()[self.household_unit.to_numpy()]
+        return pd.Series(codes, index=self.household_unit.index, name="code")
+
+    def with_labels(
+        self,
+        labels: np.ndarray,
+        codes: list[str] | None = None,
+        *,
+        problems: list[Problem] | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Plan:
+        """The same street with other grids: re-measured, re-coded unless ``codes`` are given.
+
+        Parameters
+        ----------
+        labels
+            Grid index (0..K-1, every index used) of every unit.
+        codes
+            The code of each grid index; by default grids are numbered in reading order.
+        problems, parameters
+            Replace the plan's (kept by default).
+        """
+        return _measure(
+            self.units,
+            np.asarray(labels, dtype=np.int64),
+            self.context,
+            codes=codes,
+            graph=self.graph,
+            building_unit=self.building_unit,
+            household_unit=self.household_unit,
+            problems=list(self.problems if problems is None else problems),
+            parameters=dict(self.parameters if parameters is None else parameters),
+        )
+
+
+def _measure(
+    units: gpd.GeoDataFrame,
+    labels: np.ndarray,
+    context: PlanContext,
+    *,
+    codes: list[str] | None = None,
+    **fields: Any,
+) -> Plan:
+    """Build a :class:`Plan`: grid metrics, codes and plan summary for ``labels``."""
+    k = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (labels.min() < 0 or np.unique(labels).size != k):
+        raise InputError(
+            "grid labels must number the grids 0..K-1 with none left empty",
+            fix="renumber the labels (numpy.unique(labels, return_inverse=True))",
+        )
+    table = grid_metrics(
+        units,
+        labels,
+        weight=context.weight,
+        target=context.target,
+        lines=context.lines,
+        group_column=context.group_column,
+    )
+    if codes is not None:
+        if len(codes) != k or len(set(codes)) != k:
+            raise InputError(f"{len(codes)} codes for {k} grids: give one distinct code per grid")
+        table.insert(0, "code", [str(c) for c in codes])
+    elif context.street_code is not None:
+        table.insert(0, "code", grid_codes(table, street_code=context.street_code).to_numpy())
+    else:
+        table.insert(0, "code", [f"{i + 1:03d}" for i in range(len(table))])
+    summary = plan_summary(
+        table, street=context.street, min_weight=context.minimum, max_weight=context.maximum
+    )
+    return Plan(units, labels, table, summary, context=context, **fields)
 
 
 def _advance(progress: Callable[[int, int, str], None] | None, step: str) -> None:
@@ -126,6 +257,74 @@ def make_plan(
         When the request cannot be met: a community too small for one grid in range, more
         grids than units, a missing layer.
     """
+    units, graph, context = prepare_street(
+        layers, weight=weight, target=target, minimum=minimum, maximum=maximum,
+        by_count=bool(grids or per_community), progress=progress,
+    )  # fmt: skip
+    _advance(progress, "partition")
+    if per_community is not None:
+        per_community = _resolve_communities(per_community, list(graph.group_names))
+    labels = _allocate_and_partition(
+        graph, units.gdf, weight, seed, weight_name=weight,
+        target=target, minimum=minimum, maximum=maximum, total=grids, per_group=per_community,
+    )  # fmt: skip
+    _advance(progress, "metrics")
+    parameters = {
+        "target": target, "minimum": minimum, "maximum": maximum, "grids": grids,
+        "per_community": dict(per_community or {}), "weight": weight, "seed": seed,
+    }  # fmt: skip
+    _advance(progress, "codes")
+    plan = _measure(
+        units.gdf, labels, context, graph=graph, parameters=parameters,
+        building_unit=units.building_unit, household_unit=units.household_unit,
+    )  # fmt: skip
+    grid_table = plan.grids
+    problems = [p for p in units.problems if p.severity != "info"]
+    problems += _oversized_buildings(units, weight, maximum)
+    empty = grid_table.loc[grid_table["weight"] <= 0, "code"].tolist()
+    if empty:
+        problems.append(
+            Problem(
+                "warning",
+                f"{len(empty)} grid(s) hold no {weight}: {', '.join(empty[:10])}"
+                + (f" and {len(empty) - 10} more." if len(empty) > 10 else "."),
+                "ask for fewer grids (a larger --target or --min, or a smaller --grids).",
+            )
+        )
+    plan.problems = problems
+    return plan
+
+
+def prepare_street(
+    layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame],
+    *,
+    weight: str = "households",
+    target: float = 400,
+    minimum: float = 300,
+    maximum: float = 500,
+    by_count: bool = False,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> tuple[Units, UnitGraph, PlanContext]:
+    """The units, unit graph and measuring context of a workspace street (before partitioning).
+
+    Parameters
+    ----------
+    layers
+        The workspace layers.
+    weight
+        ``"households"`` or ``"persons"``.
+    target, minimum, maximum
+        Weight per grid; the target sets the largest unit (a share of it).
+    by_count
+        The grids are asked for by number: no target or range to measure against.
+    progress
+        Called before the ``units`` and ``graph`` steps of :data:`PLAN_STEPS`.
+
+    Raises
+    ------
+    InputError
+        When a needed layer is missing or the street has no weight to divide.
+    """
     if weight not in ("households", "persons"):
         raise InputError(f"cannot weigh grids by {weight!r}.", fix="use households or persons.")
     for name in ("street", "communities", "buildings"):
@@ -135,7 +334,6 @@ def make_plan(
                 fix=f"add the {name} layer (see gridmap validate).",
             )
     street = layers["street"]
-    street_code = str(street["code"].iloc[0])
     _advance(progress, "units")
     # Units are capped in households; with persons as the weight, convert the cap.
     per_household = 1.0
@@ -153,54 +351,22 @@ def make_plan(
         roads=roads.to_crs(crs) if isinstance(roads, gpd.GeoDataFrame) else None,
         water=water.to_crs(crs) if isinstance(water, gpd.GeoDataFrame) else None,
     )
-    _advance(progress, "partition")
-    weights = units.gdf[weight].to_numpy(dtype=float)
-    if weights.sum() <= 0:
+    if units.gdf[weight].sum() <= 0:
         raise InputError(
             f"the street has no {weight} to divide (the {weight} of every unit is 0).",
             fix="add the households layer (with persons), or the households column of buildings.",
         )
-    if per_community is not None:
-        per_community = _resolve_communities(per_community, list(graph.group_names))
-    labels = _allocate_and_partition(
-        graph, units.gdf, weight, seed, weight_name=weight,
-        target=target, minimum=minimum, maximum=maximum, total=grids, per_group=per_community,
-    )  # fmt: skip
-    _advance(progress, "metrics")
-    grid_table = grid_metrics(
-        units.gdf,
-        labels,
+    context = PlanContext(
         weight=weight,
-        target=None if grids or per_community else target,
-        lines=_lines(layers, crs),
+        target=None if by_count else target,
+        minimum=None if by_count else minimum,
+        maximum=None if by_count else maximum,
         group_column="community",
+        street_code=str(street["code"].iloc[0]),
+        street=shapely.union_all(street.to_crs(crs).geometry.to_numpy()),
+        lines=_lines(layers, crs),
     )
-    _advance(progress, "codes")
-    grid_table.insert(0, "code", grid_codes(grid_table, street_code=street_code).to_numpy())
-    street_shape = shapely.union_all(street.to_crs(crs).geometry.to_numpy())
-    summary = plan_summary(
-        grid_table,
-        street=street_shape,
-        min_weight=None if grids or per_community else minimum,
-        max_weight=None if grids or per_community else maximum,
-    )
-    parameters = {
-        "target": target, "minimum": minimum, "maximum": maximum, "grids": grids,
-        "per_community": dict(per_community or {}), "weight": weight, "seed": seed,
-    }  # fmt: skip
-    problems = [p for p in units.problems if p.severity != "info"]
-    problems += _oversized_buildings(units, weight, maximum)
-    empty = grid_table.loc[grid_table["weight"] <= 0, "code"].tolist()
-    if empty:
-        problems.append(
-            Problem(
-                "warning",
-                f"{len(empty)} grid(s) hold no {weight}: {', '.join(empty[:10])}"
-                + (f" and {len(empty) - 10} more." if len(empty) > 10 else "."),
-                "ask for fewer grids (a larger --target or --min, or a smaller --grids).",
-            )
-        )
-    return Plan(units.gdf, labels, grid_table, summary, parameters, problems)
+    return units, graph, context
 
 
 def _allocate_and_partition(
@@ -355,8 +521,145 @@ def partition_units(
             )
         )
     labels = _allocate_and_partition(graph, gdf, weight, seed, weight_name=weight, total=grids)
-    table = grid_metrics(gdf, labels, weight=weight, target=None, group_column=group)
-    table.insert(0, "code", [f"{i + 1:03d}" for i in range(len(table))])
-    summary = plan_summary(table)
+    context = PlanContext(weight=weight, group_column=group)
     parameters = {"weight": weight, "grids": grids, "nest": nest, "seed": seed}
-    return Plan(gdf, labels, table, summary, parameters, problems)
+    return _measure(gdf, labels, context, graph=graph, parameters=parameters, problems=problems)
+
+
+# -------------------------------------------------------------------------------- plan files
+
+
+@dataclass
+class PlanFile:
+    """Grids read back from a file: a gridmap plan or anybody's grid polygons.
+
+    Attributes
+    ----------
+    grids
+        One polygon per grid with its ``code`` (text), in the file's CRS.
+    assignments
+        Building id -> grid code, when the file is a gridmap plan GeoPackage; else ``None``.
+    info
+        The plan's ``parameters`` and ``summary`` when written by gridmap; else empty.
+    source
+        The path read.
+    """
+
+    grids: gpd.GeoDataFrame
+    assignments: pd.Series | None
+    info: dict[str, Any]
+    source: str
+
+
+def _jsonable(value: Any) -> Any:
+    """JSON-safe copy of plan parameters and summaries (NaN -> null, numpy -> Python)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
+    """Write a plan, choosing the format by extension.
+
+    A GeoPackage gets three layers: ``grids`` (lon/lat polygons with codes and metrics),
+    ``assignments`` (building id -> grid code, the list street offices hand to grid members)
+    and ``plan_info`` (the request and the plan metrics as JSON), so that
+    :func:`read_plan` can start a redraw from it.  GeoJSON (RFC 7946) and CSV get the grids.
+
+    Raises
+    ------
+    InputError
+        As the writers raise (unknown extension, missing folder); nothing is half-written.
+    """
+    grids = plan.grids_wgs84()
+    if Path(path).suffix.lower() != ".gpkg":
+        io.write_layer(grids, path, layer="grids")
+        return
+    layers: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {"grids": grids}
+    codes = plan.building_codes()
+    if len(codes):
+        layers["assignments"] = pd.DataFrame(
+            {"building_id": codes.index.astype(str), "code": codes.to_numpy().astype(str)}
+        )
+    info = {"parameters": plan.parameters, "summary": plan.summary}
+    layers["plan_info"] = pd.DataFrame(
+        {
+            "key": list(info),
+            "value": [json.dumps(_jsonable(v), sort_keys=True) for v in info.values()],
+        }
+    )
+    io.write_geopackage(layers, path)
+
+
+def read_plan(path: str | os.PathLike[str], *, id_column: str | None = None) -> PlanFile:
+    """Read grids from a gridmap plan or any polygon file (GeoJSON, GeoPackage, Shapefile).
+
+    Parameters
+    ----------
+    path
+        The file.  In a GeoPackage with several layers, the ``grids`` layer is read.
+    id_column
+        The column holding each grid's id (default ``code``); its values become ``code``.
+
+    Raises
+    ------
+    InputError
+        When the file has no polygons, the id column is missing, or ids repeat or are empty.
+    """
+    source = str(path)
+    names = [name for name, _ in io.list_layers(path)]
+    layer = "grids" if "grids" in names else None
+    grids = io.read_layer(path, layer=layer)
+    if not isinstance(grids, gpd.GeoDataFrame) or not len(grids):
+        raise InputError(f"{source} holds no grid polygons.", fix="give a file of grid polygons.")
+    kinds = set(shapely.get_type_id(grids.geometry.to_numpy()).tolist()) - {3, 6, -1}
+    if kinds:
+        raise InputError(
+            f"{source}: grids must be polygons, found "
+            f"{', '.join(sorted(set(grids.geom_type.dropna()) - {'Polygon', 'MultiPolygon'}))}.",
+            fix="give the grid polygons (not their outlines or centre points).",
+        )
+    column = id_column or "code"
+    if column not in grids.columns:
+        raise InputError(
+            f"{source} has no column {column!r} naming the grids; its columns are "
+            f"{', '.join(map(str, grids.columns.drop('geometry')))}.",
+            fix="name the id column with --id COLUMN.",
+        )
+    ids = grids[column].astype("string").str.strip()
+    empty = np.flatnonzero(ids.isna().to_numpy() | (ids == "").to_numpy())
+    if empty.size:
+        raise InputError(
+            f"{empty.size} grid(s) have no {column!r}.",
+            fix=f"give every grid an id in {column!r}.",
+            file=source,
+            rows=empty.tolist(),
+        )
+    repeated = np.flatnonzero(ids.duplicated(keep=False).to_numpy())
+    if repeated.size:
+        raise InputError(
+            f"grid ids repeat in {column!r}: {', '.join(sorted(set(ids.iloc[repeated])))}.",
+            fix="give every grid its own id, or merge the polygons of one grid into one feature.",
+            file=source,
+            rows=repeated.tolist(),
+        )
+    grids = grids.assign(code=ids.to_numpy(dtype=object))
+    assignments = None
+    info: dict[str, Any] = {}
+    if "assignments" in names:
+        table = io.read_layer(path, layer="assignments", require_geometry=False)
+        assignments = pd.Series(
+            table["code"].astype(str).to_numpy(),
+            index=table["building_id"].astype(str),
+            name="code",
+        )
+    if "plan_info" in names:
+        table = io.read_layer(path, layer="plan_info", require_geometry=False)
+        info = {str(k): json.loads(v) for k, v in zip(table["key"], table["value"], strict=True)}
+    return PlanFile(grids, assignments, info, source)

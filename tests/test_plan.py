@@ -203,3 +203,58 @@ def test_grids_left_empty_are_named(layers):
     assert len(warnings) == (1 if len(empty) else 0)
     if len(empty):
         assert empty.iloc[0] in warnings[0].message
+
+
+def test_plan_file_round_trip_keeps_grids_assignments_and_info(plan, layers, tmp_path):
+    from gridmap.plan import read_plan, write_plan
+
+    path = tmp_path / "plan.gpkg"
+    write_plan(plan, path)
+    back = read_plan(path)
+    assert list(back.grids["code"]) == list(plan.grids["code"])
+    assert back.grids.crs.to_epsg() == 4326
+    codes = plan.building_codes()
+    assert len(codes) == len(layers["buildings"])
+    assert back.assignments.sort_index().equals(codes.astype(str).sort_index())
+    assert back.info["parameters"]["target"] == 400
+    assert back.info["summary"]["grids"] == len(plan.grids)
+    # GeoJSON: grids only, read back by their code
+    write_plan(plan, tmp_path / "plan.geojson")
+    again = read_plan(tmp_path / "plan.geojson")
+    assert again.assignments is None and len(again.grids) == len(plan.grids)
+
+
+def test_read_plan_names_bad_grid_files(plan, tmp_path):
+    from gridmap.plan import read_plan
+
+    grids = plan.grids_wgs84()[["code", "geometry"]].copy()
+    grids.loc[3, "code"] = grids.loc[2, "code"]
+    io.write_geojson(grids, tmp_path / "dup.geojson")
+    with pytest.raises(InputError, match="repeat") as caught:
+        read_plan(tmp_path / "dup.geojson")
+    assert caught.value.rows == [2, 3] and str(caught.value).count("dup.geojson") == 1
+    unique = plan.grids_wgs84()[["code", "geometry"]]
+    io.write_geojson(unique.rename(columns={"code": "name"}), tmp_path / "named.geojson")
+    with pytest.raises(InputError, match="no column 'code'") as caught:
+        read_plan(tmp_path / "named.geojson")
+    assert "--id" in caught.value.fix
+    assert len(read_plan(tmp_path / "named.geojson", id_column="name").grids) == len(grids)
+    points = grids.assign(geometry=grids.geometry.representative_point())
+    io.write_geojson(points, tmp_path / "points.geojson")
+    with pytest.raises(InputError, match="must be polygons"):
+        read_plan(tmp_path / "points.geojson")
+
+
+def test_with_labels_remeasures_and_keeps_given_codes(plan):
+    labels = plan.labels.copy()
+    first, second = plan.grids["code"].iloc[0], plan.grids["code"].iloc[1]
+    merged = np.where(labels == 1, 0, labels)
+    merged = np.where(merged > 1, merged - 1, merged)
+    codes = [c for i, c in enumerate(plan.grids["code"]) if i != 1]
+    edited = plan.with_labels(merged, codes)
+    assert len(edited.grids) == len(plan.grids) - 1
+    assert edited.grids["code"].iloc[0] == first and second not in set(edited.grids["code"])
+    assert edited.grids["households"].sum() == plan.grids["households"].sum()
+    assert edited.grids["households"].iloc[0] == plan.grids["households"].iloc[:2].sum()
+    with pytest.raises(InputError, match="0..K-1"):
+        plan.with_labels(np.where(labels == 0, 5000, labels))
