@@ -663,3 +663,49 @@ def read_plan(path: str | os.PathLike[str], *, id_column: str | None = None) -> 
         table = io.read_layer(path, layer="plan_info", require_geometry=False)
         info = {str(k): json.loads(v) for k, v in zip(table["key"], table["value"], strict=True)}
     return PlanFile(grids, assignments, info, source)
+
+
+def overlap_codes(
+    shapes: gpd.GeoSeries | gpd.GeoDataFrame, grids: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """The grid holding the largest part of each shape (a unit or a building footprint).
+
+    Parameters
+    ----------
+    shapes
+        Polygons (or points) in any CRS.
+    grids
+        Grid polygons with a ``code`` column, in any CRS (both are compared in the shapes'
+        local metric CRS).
+
+    Returns
+    -------
+    codes, share
+        ``codes``: object array, the code of the grid with the largest overlap, or ``None``
+        for a shape touching no grid; ``share``: that overlap as a share of the shape's area
+        (1.0 for a point inside a grid).
+    """
+    series = shapes.geometry if isinstance(shapes, gpd.GeoDataFrame) else shapes
+    metric = series.crs if series.crs is not None and series.crs.is_projected else None
+    metric = metric or local_metric_crs(series)
+    geoms = series.to_crs(metric).to_numpy()
+    cells = grids.geometry.to_crs(metric).to_numpy()
+    codes = grids["code"].to_numpy(dtype=object)
+    out = np.full(len(geoms), None, dtype=object)
+    share = np.zeros(len(geoms))
+    if not len(geoms) or not len(cells):
+        return out, share
+    left, right = shapely.STRtree(cells).query(geoms, predicate="intersects")
+    if not left.size:
+        return out, share
+    areas = shapely.area(geoms)
+    pieces = shapely.area(shapely.intersection(geoms[left], cells[right]))
+    pointlike = areas[left] <= 0
+    pieces = np.where(pointlike, 1.0, pieces)
+    order = np.lexsort((right, -pieces, left))  # per shape: largest piece, then first grid
+    left, right, pieces = left[order], right[order], pieces[order]
+    first = np.concatenate([[True], left[1:] != left[:-1]])
+    out[left[first]] = codes[right[first]]
+    whole = np.where(areas[left[first]] > 0, areas[left[first]], 1.0)
+    share[left[first]] = np.minimum(pieces[first] / whole, 1.0)
+    return out, share

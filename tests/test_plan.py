@@ -258,3 +258,21 @@ def test_with_labels_remeasures_and_keeps_given_codes(plan):
     assert edited.grids["households"].iloc[0] == plan.grids["households"].iloc[:2].sum()
     with pytest.raises(InputError, match="0..K-1"):
         plan.with_labels(np.where(labels == 0, 5000, labels))
+
+
+def test_overlap_codes_picks_the_largest_piece():
+    from gridmap.plan import overlap_codes
+
+    grids = gpd.GeoDataFrame(
+        {"code": ["A", "B"]},
+        geometry=[shapely.box(0, 0, 10, 10), shapely.box(10, 0, 20, 10)],
+        crs=32648,
+    )
+    shapes = gpd.GeoSeries(
+        [shapely.box(8, 2, 11, 4), shapely.box(9, 2, 14, 4), shapely.box(30, 0, 31, 1),
+         shapely.Point(15, 5)],
+        crs=32648,
+    )  # fmt: skip
+    codes, share = overlap_codes(shapes, grids)
+    assert codes.tolist() == ["A", "B", None, "B"]
+    assert share.tolist() == pytest.approx([2 / 3, 0.8, 0.0, 1.0])
