@@ -384,6 +384,169 @@ def _parse_counts(text: str) -> dict[str, int]:
     return counts
 
 
+def _range_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --weight, --target, --min and --max (households per grid) to a command."""
+    for option in reversed(
+        [
+            click.option("--weight", type=click.Choice(["households", "persons"]),
+                         default="households", show_default=True, help="What grids balance."),
+            click.option("--target", type=float, default=400, show_default=True,
+                         help="Households per grid wanted."),
+            click.option("--min", "minimum", type=float, default=300, show_default=True,
+                         help="Fewest households a grid may hold."),
+            click.option("--max", "maximum", type=float, default=500, show_default=True,
+                         help="Most households a grid may hold."),
+        ]
+    ):  # fmt: skip
+        command = option(command)
+    return command
+
+
+def _check_out(out: Path | None, force: bool) -> None:
+    if out is not None and out.exists() and not force:
+        raise UserError(f"{out} exists already. Pass --force to overwrite it.")
+
+
+def _print_problems(problems: Sequence[Any]) -> None:
+    for problem in problems:
+        click.echo(f"{problem.severity}: {problem}", err=True)
+
+
+@cli.command("import-plan")
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.argument("grids_file", type=click.Path(path_type=Path))
+@click.option("--id", "id_column", help="Column naming each grid (default: code).")
+@_range_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write today's plan, mapped onto units, as a gridmap plan (.gpkg, .geojson, .csv).",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def import_plan_command(
+    workspace: Path,
+    grids_file: Path,
+    id_column: str | None,
+    weight: str,
+    target: float,
+    minimum: float,
+    maximum: float,
+    out: Path | None,
+    force: bool,
+) -> None:
+    """Read today's hand-drawn grids and report how they measure up.
+
+    GRIDS_FILE holds the street office's grid polygons (GeoJSON, GeoPackage, Shapefile; any
+    CRS). They are mapped onto the street's units (each unit to the grid holding most of it);
+    the report lists gaps, overlaps and slivers in the drawing, buildings cut by its lines,
+    grids crossing community lines, grids out of range, and the plan's metrics.
+    """
+    from gridmap import io
+    from gridmap.plan import read_plan, write_plan
+    from gridmap.redraw import import_plan
+
+    _check_out(out, force)
+    drawn = read_plan(grids_file, id_column=id_column)
+    layers = io.read_workspace(workspace)
+    with _progress(f"Importing {grids_file.name}") as advance:
+        imported = import_plan(
+            layers, drawn, weight=weight, target=target, minimum=minimum, maximum=maximum,
+            progress=advance,
+        )  # fmt: skip
+    _print_problems(imported.problems)
+    check = imported.check
+    click.echo(
+        _table(
+            [
+                ("drawn grids", len(drawn.grids)),
+                ("gaps (m2)", f"{check.gaps['area_m2'].sum():,.0f} in {len(check.gaps)}"),
+                (
+                    "overlaps (m2)",
+                    f"{check.overlaps['area_m2'].sum():,.0f} in {len(check.overlaps)}",
+                ),
+                ("slivers", f"{check.slivers} ({check.sliver_m2:,.0f} m2)"),
+                ("buildings cut", len(check.buildings_cut)),
+                ("grids crossing communities", len(check.crossing)),
+            ],
+            ["drawing", "found"],
+        )
+    )
+    click.echo(_summary_table(imported.plan.summary))
+    if out is not None:
+        write_plan(imported.plan, out)
+        click.echo(f"Wrote {len(imported.plan.grids)} grids to {out}.")
+
+
+@cli.command("redraw")
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.option(
+    "--from",
+    "previous",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The previous plan: a gridmap plan file, or drawn grid polygons.",
+)
+@click.option("--id", "id_column", help="Column naming each grid in --from (default: code).")
+@_range_options
+@click.option("--lock", "locked", help="Grid codes to keep exactly as they are, comma-separated.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The redrawn plan to write: .gpkg, .geojson or .csv.",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def redraw_command(
+    workspace: Path,
+    previous: Path,
+    id_column: str | None,
+    weight: str,
+    target: float,
+    minimum: float,
+    maximum: float,
+    locked: str | None,
+    out: Path,
+    force: bool,
+) -> None:
+    """Rebalance a previous plan, moving as few households as possible.
+
+    Use it when households have changed (a new compound, a block torn down): every grid is
+    brought into --min..--max, in one piece and inside one community; surviving grids keep
+    their codes. Prints the households moved, the grids changed, added and retired, and the
+    plan's metrics.
+    """
+    from gridmap import io
+    from gridmap.plan import read_plan, write_plan
+    from gridmap.redraw import redraw
+
+    _check_out(out, force)
+    before = read_plan(previous, id_column=id_column)
+    layers = io.read_workspace(workspace)
+    codes = [c.strip() for c in (locked or "").split(",") if c.strip()]
+    with _progress(f"Redrawing {previous.name}") as advance:
+        result = redraw(
+            layers, before, weight=weight, target=target, minimum=minimum, maximum=maximum,
+            locked=codes, progress=advance,
+        )  # fmt: skip
+    _print_problems(result.problems)
+    click.echo(
+        _table(
+            [
+                ("households moved", f"{result.households_moved} "
+                 f"({100 * result.share_moved:.1f} % of {result.households_before})"),
+                ("new households", result.new_households),
+                ("grids changed", len(result.grids_changed)),
+                ("grids added", ", ".join(result.added) or "-"),
+                ("grids retired", ", ".join(result.retired) or "-"),
+            ],
+            ["change", "value"],
+        )
+    )  # fmt: skip
+    click.echo(_summary_table(result.plan.summary))
+    write_plan(result.plan, out)
+    click.echo(f"Wrote {len(result.plan.grids)} grids to {out}.")
+
+
 def _summary_table(summary: dict[str, Any]) -> str:
     """The plan's metrics as a two-column table."""
     rows = []

@@ -63,6 +63,7 @@ __all__ = [
     "SAMPLE_STEPS",
     "STREET_CODE",
     "STREET_NAME",
+    "add_compound",
     "generate_street",
     "write_sample",
 ]
@@ -1869,3 +1870,116 @@ def write_sample(
     if progress is not None:
         progress("writing")
     return {name: len(data) for name, data in layers.items()}
+
+
+def add_compound(
+    layers: dict[str, gpd.GeoDataFrame | pd.DataFrame],
+    households: int = 1500,
+    *,
+    site: str | None = None,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
+    """A copy of a street where a new residential compound has been built (a redraw scenario).
+
+    The site, a compound whose buildings hold no households (a work unit or campus, the
+    largest by default), is redeveloped: its buildings are demolished and high-rise blocks
+    holding ``households`` households in all are built inside its wall, as when a relocation
+    compound (安置小区) moves in.  New ids continue the existing numbering.
+
+    Parameters
+    ----------
+    layers
+        Workspace layers (EPSG:4326), e.g. from :func:`generate_street`; not modified.
+    households
+        Households of the new compound.
+    site
+        The id of the compound to redevelop (default: the largest without households).
+    seed
+        Seed of the household sizes.
+
+    Returns
+    -------
+    dict
+        The layers with the site's buildings and compound replaced.
+
+    Raises
+    ------
+    ValueError
+        When the site is unknown or too small for the households (about 150 per block).
+    """
+    buildings, compounds = layers["buildings"], layers["compounds"]
+    metric = gauss_kruger_crs(CENTRE_LON)
+    held = buildings.groupby("compound_id")["households"].sum()
+    if site is None:
+        empty = compounds[~compounds["id"].isin(held[held > 0].index)]
+        empty = empty[empty["kind"].isin(["work_unit", "school"])]
+        if not len(empty):
+            raise ValueError("no compound without households to redevelop; name a site")
+        site = str(empty.loc[empty.to_crs(metric).area.idxmax(), "id"])
+    if site not in set(compounds["id"]):
+        raise ValueError(f"there is no compound {site!r}")
+    parcel = compounds.loc[compounds["id"] == site].to_crs(metric).geometry.iloc[0]
+    per_block = 150
+    blocks = max(1, math.ceil(households / per_block))
+    footprints = _tower_footprints(parcel.buffer(-12), blocks)
+    if len(footprints) < blocks:
+        raise ValueError(
+            f"compound {site} fits {len(footprints)} high-rise blocks, "
+            f"not {blocks} for {households} households"
+        )
+    rng = np.random.default_rng([int(seed), 1500, households])
+    numbers = buildings["id"].str[1:].astype(int)
+    first = int(numbers.max()) + 1
+    ids = [f"B{first + i:06d}" for i in range(blocks)]
+    shares = np.full(blocks, households // blocks)
+    shares[: households - shares.sum()] += 1
+    new_buildings = gpd.GeoDataFrame(
+        {"id": ids, "floors": 26, "households": shares, "compound_id": site, "kind": "highrise"},
+        geometry=footprints,
+        crs=metric,
+    ).to_crs(buildings.crs)
+    kept = buildings[buildings["compound_id"] != site]
+    out = dict(layers)
+    out["buildings"] = pd.concat([kept, new_buildings], ignore_index=True)
+    homes = layers.get("households")
+    if isinstance(homes, pd.DataFrame):
+        gone = set(buildings.loc[buildings["compound_id"] == site, "id"])
+        homes = homes[~homes["building_id"].isin(gone)]
+        start = int(homes["id"].str[1:].astype(int).max()) + 1 if len(homes) else 1
+        owner = np.repeat(np.arange(blocks), shares)
+        points = shapely.points(
+            np.asarray([g.centroid.coords[0] for g in footprints])[owner]
+            + rng.uniform(-5, 5, (owner.size, 2))
+        )
+        added = gpd.GeoDataFrame(
+            {
+                "id": [f"H{start + i:07d}" for i in range(owner.size)],
+                "persons": rng.choice([1, 2, 3, 4, 5], owner.size, p=[0.2, 0.3, 0.3, 0.15, 0.05]),
+                "building_id": np.asarray(ids)[owner],
+            },
+            geometry=points,
+            crs=metric,
+        ).to_crs(homes.crs)
+        out["households"] = pd.concat([homes, added], ignore_index=True)
+    renamed = compounds.copy()
+    where = renamed["id"] == site
+    renamed.loc[where, "kind"] = "residential"
+    renamed.loc[where, "name"] = "锦华安置小区"
+    out["compounds"] = renamed
+    return out
+
+
+def _tower_footprints(area: shapely.Geometry, count: int) -> list[shapely.Geometry]:
+    """Up to ``count`` 18 x 50 m slab footprints in rows inside ``area``, 30 m apart."""
+    if area.is_empty:
+        return []
+    x0, y0, x1, y1 = area.bounds
+    found = []
+    for y in np.arange(y0 + 9, y1 - 9, 48.0):
+        for x in np.arange(x0 + 25, x1 - 25, 80.0):
+            slab = shapely.box(x - 25, y - 9, x + 25, y + 9)
+            if area.contains(slab):
+                found.append(slab)
+                if len(found) == count:
+                    return found
+    return found

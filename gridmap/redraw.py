@@ -1,0 +1,1059 @@
+"""Start from today's grids: import a drawn plan, redraw it moving as few households as possible.
+
+Street offices rarely start from nothing.  :func:`import_plan` maps the grid polygons they
+drew (any CRS, with gaps, overlaps and sloppy edges) onto the street's units and measures the
+plan they have today, listing what is wrong with the drawing.  :func:`redraw` starts from a
+previous plan (a gridmap plan file, whose building assignments it uses, or drawn polygons) and
+changes it only as much as needed for every grid to be in one piece, inside one community and
+within the allowed range of households:
+
+1. units keep their previous grid (by building assignments, else by largest overlap); units in
+   no previous grid join the neighbouring grid they share most boundary with;
+2. a grid spread over two communities keeps its part in the community holding most of it, and a
+   grid in several pieces keeps its largest piece: the rest join neighbouring grids;
+3. each community gets the number of grids its households need, the nearest to what it has:
+   extra grids are carved out of the fullest grid, starting where the new households are and
+   taking the units that move the fewest existing households; surplus grids are merged into a
+   neighbour;
+4. boundary moves bring every grid into range, choosing at each step the move (or chain of two
+   moves) that removes the most excess per household moved, and preferring to send units back
+   to the grid they were in.
+
+Grids that survive keep their codes; new grids get the next free number in their community.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridmap.errors import InputError, Problem
+from gridmap.plan import (
+    Plan,
+    PlanFile,
+    _measure,
+    overlap_codes,
+    prepare_street,
+)
+from gridmap.units import Units
+
+#: Gap and overlap pieces thinner than this (metres) are sloppy edges, not real gaps.
+SLIVER_WIDTH = 2.0
+
+#: A building is "cut" by the drawing when its second-largest piece is at least this share.
+CUT_SHARE = 0.05
+
+#: Share of a drawn grid's area in another community that counts as crossing the line.
+CROSSING_SHARE = 0.05
+
+
+# ------------------------------------------------------------------------------- import
+
+
+@dataclass
+class DrawingCheck:
+    """What is wrong with a drawing of grids, before it is mapped onto units.
+
+    Attributes
+    ----------
+    gaps
+        Street area no drawn grid covers: one row per piece larger than 1 m² and wider than
+        :data:`SLIVER_WIDTH` (``area_m2``, metric geometry).
+    overlaps
+        Area drawn in two grids: ``code_a``, ``code_b``, ``area_m2``, geometry (pieces wider
+        than :data:`SLIVER_WIDTH`).
+    slivers
+        Number of gap and overlap pieces thinner than :data:`SLIVER_WIDTH` (sloppy edges).
+    sliver_m2
+        Their total area.
+    outside_m2
+        Drawn area outside the street.
+    buildings_cut
+        Buildings a drawn line runs through: ``building_id``, ``codes`` (the grids sharing it),
+        ``second_share`` (share of the footprint in the second-largest grid).
+    crossing
+        Drawn grids that cross a community line: ``code``, ``communities``, ``outside_share``.
+    """
+
+    gaps: gpd.GeoDataFrame
+    overlaps: gpd.GeoDataFrame
+    slivers: int
+    sliver_m2: float
+    outside_m2: float
+    buildings_cut: pd.DataFrame
+    crossing: pd.DataFrame
+
+
+@dataclass
+class ImportedPlan:
+    """Today's grids mapped onto the street's units, with the check of the drawing.
+
+    Attributes
+    ----------
+    plan
+        The plan the drawing amounts to: each unit in the grid holding most of it (units in
+        gaps join the neighbouring grid they share most boundary with).  Its grids may be in
+        several pieces or cross community lines: see ``problems``.
+    check
+        The :class:`DrawingCheck` of the polygons as drawn.
+    problems
+        One problem per finding, naming grids, buildings and the fix.
+    """
+
+    plan: Plan
+    check: DrawingCheck
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _as_plan_file(previous: PlanFile | gpd.GeoDataFrame) -> PlanFile:
+    if isinstance(previous, PlanFile):
+        return previous
+    if isinstance(previous, gpd.GeoDataFrame):
+        if "code" not in previous.columns:
+            raise InputError("the grids have no 'code' column.", fix="name each grid in 'code'.")
+        grids = previous.assign(code=previous["code"].astype(str))
+        return PlanFile(grids, None, {}, str(previous.attrs.get("source", "grids")))
+    raise InputError(f"cannot read grids from a {type(previous).__name__}.")
+
+
+def _thin(geoms: np.ndarray) -> np.ndarray:
+    """True for pieces thinner than :data:`SLIVER_WIDTH` (they vanish when shrunk by half)."""
+    if not len(geoms):
+        return np.zeros(0, dtype=bool)
+    return shapely.is_empty(shapely.buffer(geoms, -SLIVER_WIDTH / 2))
+
+
+def _pieces(geom: Any) -> np.ndarray:
+    parts = shapely.get_parts(np.asarray([geom], dtype=object))
+    parts = parts[np.isin(shapely.get_type_id(parts), (3,))]
+    return parts[shapely.area(parts) > 1.0]
+
+
+def check_drawing(
+    grids: gpd.GeoDataFrame,
+    street: Any,
+    communities: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+) -> DrawingCheck:
+    """Find gaps, overlaps, slivers, cut buildings and community crossings in drawn grids.
+
+    Parameters
+    ----------
+    grids
+        Drawn grid polygons with ``code``, in a metric CRS.
+    street
+        The street polygon in the same CRS.
+    communities
+        Community polygons with ``code``, in the same CRS.
+    buildings
+        Building footprints with ``id``, in the same CRS.
+    """
+    crs = grids.crs
+    cells = shapely.make_valid(grids.geometry.to_numpy())
+    codes = grids["code"].to_numpy(dtype=object)
+    drawn = shapely.union_all(cells)
+    gap_parts = _pieces(shapely.difference(street, drawn))
+    thin_gaps = _thin(gap_parts)
+    left, right = shapely.STRtree(cells).query(cells, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    rows = []
+    thin_overlap_count, thin_overlap_area = 0, 0.0
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        parts = _pieces(shapely.intersection(cells[a], cells[b]))
+        if not len(parts):
+            continue
+        thin = _thin(parts)
+        thin_overlap_count += int(thin.sum())
+        thin_overlap_area += float(shapely.area(parts[thin]).sum())
+        if (~thin).any():
+            wide = shapely.union_all(parts[~thin])
+            rows.append((codes[a], codes[b], float(shapely.area(wide)), wide))
+    overlaps = gpd.GeoDataFrame(
+        rows, columns=["code_a", "code_b", "area_m2", "geometry"], geometry="geometry", crs=crs
+    )
+    gaps = gpd.GeoDataFrame(
+        {"area_m2": shapely.area(gap_parts[~thin_gaps])}, geometry=gap_parts[~thin_gaps], crs=crs
+    )
+    outside = float(shapely.area(shapely.difference(drawn, street)))
+    # buildings cut by drawn lines
+    foot = buildings.geometry.to_numpy()
+    b_idx, g_idx = shapely.STRtree(cells).query(foot, predicate="intersects")
+    piece = shapely.area(shapely.intersection(foot[b_idx], cells[g_idx]))
+    frame = pd.DataFrame({"b": b_idx, "g": g_idx, "piece": piece})
+    frame = frame[frame["piece"] > 1.0].sort_values(["b", "piece"], ascending=[True, False])
+    cut_rows = []
+    for b, group in frame.groupby("b", sort=True):
+        if len(group) < 2:
+            continue
+        second = float(group["piece"].iloc[1]) / max(float(shapely.area(foot[b])), 1e-9)
+        if second >= CUT_SHARE:
+            cut_rows.append(
+                (str(buildings["id"].iloc[b]), ", ".join(codes[group["g"]].astype(str)), second)
+            )
+    cut = pd.DataFrame(cut_rows, columns=["building_id", "codes", "second_share"])
+    # grids crossing community lines
+    comm_geoms = communities.geometry.to_numpy()
+    comm_codes = communities["code"].astype(str).to_numpy()
+    crossing_rows = []
+    g_i, c_i = shapely.STRtree(comm_geoms).query(cells, predicate="intersects")
+    shares = pd.DataFrame(
+        {
+            "g": g_i,
+            "c": c_i,
+            "area": shapely.area(shapely.intersection(cells[g_i], comm_geoms[c_i])),
+        }
+    )
+    for g, group in shares.groupby("g", sort=True):
+        total = float(group["area"].sum())
+        if total <= 0:
+            continue
+        group = group.sort_values("area", ascending=False)
+        outside_share = 1.0 - float(group["area"].iloc[0]) / total
+        if outside_share >= CROSSING_SHARE and total * outside_share > 100.0:
+            names = ", ".join(comm_codes[group.loc[group["area"] > 1.0, "c"]])
+            crossing_rows.append((codes[g], names, outside_share))
+    crossing = pd.DataFrame(crossing_rows, columns=["code", "communities", "outside_share"])
+    return DrawingCheck(
+        gaps=gaps,
+        overlaps=overlaps,
+        slivers=int(thin_gaps.sum()) + thin_overlap_count,
+        sliver_m2=float(shapely.area(gap_parts[thin_gaps]).sum()) + thin_overlap_area,
+        outside_m2=outside,
+        buildings_cut=cut,
+        crossing=crossing,
+    )
+
+
+def _unit_neighbours(graph: Any) -> tuple[list[list[int]], list[list[float]]]:
+    """Adjacency lists (same community only) with shared lengths."""
+    nbrs: list[list[int]] = [[] for _ in range(graph.n)]
+    lens: list[list[float]] = [[] for _ in range(graph.n)]
+    groups = graph.groups
+    for (a, b), length in zip(graph.edges.tolist(), graph.length.tolist(), strict=True):
+        if groups[a] == groups[b]:
+            nbrs[a].append(b)
+            nbrs[b].append(a)
+            lens[a].append(length)
+            lens[b].append(length)
+    return nbrs, lens
+
+
+def _previous_codes(
+    units: Units, layers: Mapping[str, Any], previous: PlanFile
+) -> tuple[np.ndarray, pd.Series]:
+    """The previous grid of every unit and of every building.
+
+    Buildings follow the plan file's assignments when it has them (buildings it does not list
+    are new: no previous grid), else the grid holding most of their footprint.  A unit takes
+    the previous grid holding most of its households, or the most of its area when it has no
+    household in a listed building.
+    """
+    crs = units.gdf.crs
+    buildings = layers["buildings"]
+    ids = buildings["id"].astype(str)
+    if previous.assignments is not None:
+        by_building = ids.map(previous.assignments).to_numpy(dtype=object)
+        by_building = np.where(pd.isna(by_building), None, by_building)
+    else:
+        by_building, _ = overlap_codes(buildings.to_crs(crs), previous.grids)
+    building_codes = pd.Series(by_building, index=ids.to_numpy(), name="code")
+    unit_of = units.building_unit.reindex(ids.to_numpy()).to_numpy()
+    households = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
+    votes = pd.DataFrame({"unit": unit_of, "code": by_building, "households": households})
+    votes = votes[votes["code"].notna() & pd.notna(votes["unit"]) & (votes["households"] > 0)]
+    codes = np.full(len(units.gdf), None, dtype=object)
+    if len(votes):
+        best = (
+            votes.groupby(["unit", "code"], sort=True)["households"]
+            .sum()
+            .reset_index()
+            .sort_values(["unit", "households", "code"], ascending=[True, False, True])
+            .drop_duplicates("unit")
+        )
+        codes[best["unit"].astype(int).to_numpy()] = best["code"].to_numpy(dtype=object)
+    by_area, _ = overlap_codes(units.gdf, previous.grids.to_crs(crs))
+    missing = np.array([c is None for c in codes])
+    codes[missing] = by_area[missing]
+    return codes, building_codes
+
+
+def _fill_from_neighbours(
+    codes: np.ndarray, nbrs: list[list[int]], lens: list[list[float]]
+) -> np.ndarray:
+    """Give units without a code the code of the neighbour they share most boundary with."""
+    codes = codes.copy()
+    while True:
+        todo = [u for u in range(len(codes)) if codes[u] is None]
+        changed = False
+        for u in todo:
+            shared: dict[Any, float] = {}
+            for v, length in zip(nbrs[u], lens[u], strict=True):
+                if codes[v] is not None:
+                    shared[codes[v]] = shared.get(codes[v], 0.0) + length + 1e-9
+            if shared:
+                codes[u] = max(sorted(shared, key=str), key=lambda c: shared[c])
+                changed = True
+        if not changed:
+            return codes
+
+
+def _labels(codes: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    names = sorted({str(c) for c in codes})
+    index = {c: i for i, c in enumerate(names)}
+    return np.asarray([index[str(c)] for c in codes], dtype=np.int64), names
+
+
+def _read_context(
+    layers: Mapping[str, Any],
+    previous: PlanFile | gpd.GeoDataFrame,
+    weight: str,
+    target: float,
+    minimum: float,
+    maximum: float,
+    progress: Callable[[int, int, str], None] | None,
+) -> tuple[Units, Any, Any, PlanFile]:
+    plan_file = _as_plan_file(previous)
+    units, graph, context = prepare_street(
+        layers, weight=weight, target=target, minimum=minimum, maximum=maximum,
+        progress=progress,
+    )  # fmt: skip
+    return units, graph, context, plan_file
+
+
+def import_plan(
+    layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame],
+    drawn: PlanFile | gpd.GeoDataFrame,
+    *,
+    weight: str = "households",
+    target: float = 400,
+    minimum: float = 300,
+    maximum: float = 500,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> ImportedPlan:
+    """Map a street office's drawn grids onto the street and measure today's plan.
+
+    Parameters
+    ----------
+    layers
+        The workspace layers.
+    drawn
+        The drawn grids: a :class:`gridmap.plan.PlanFile` (see :func:`gridmap.plan.read_plan`)
+        or polygons with a ``code`` column, in any CRS.
+    weight, target, minimum, maximum
+        What the grids are measured against.
+    progress
+        Called as ``progress(step, steps, label)``.
+
+    Returns
+    -------
+    ImportedPlan
+    """
+    units, graph, context, plan_file = _read_context(
+        layers, drawn, weight, target, minimum, maximum, progress
+    )
+    crs = units.gdf.crs
+    grids = plan_file.grids.to_crs(crs)
+    check = check_drawing(
+        grids, context.street, layers["communities"].to_crs(crs), layers["buildings"].to_crs(crs)
+    )
+    nbrs, lens = _unit_neighbours(graph)
+    codes, _ = _previous_codes(units, layers, plan_file)
+    undrawn = np.array([c is None for c in codes])
+    codes = _fill_from_neighbours(codes, nbrs, lens)
+    community = units.gdf["community"].astype(str).to_numpy()
+    for u in np.flatnonzero([c is None for c in codes]):  # a community nobody drew
+        codes[u] = f"(not drawn) {community[u]}"
+    labels, names = _labels(codes)
+    plan = _measure(
+        units.gdf, labels, context, codes=names, graph=graph,
+        building_unit=units.building_unit, household_unit=units.household_unit,
+        parameters={"imported_from": plan_file.source, "weight": weight, "target": target,
+                    "minimum": minimum, "maximum": maximum},
+    )  # fmt: skip
+    lost = sorted(set(plan_file.grids["code"].astype(str)) - set(names))
+    problems = _import_problems(plan, check, undrawn, lost, plan_file.source)
+    plan.problems = problems
+    return ImportedPlan(plan, check, problems)
+
+
+def _listing(items: Iterable[Any], limit: int = 8) -> str:
+    items = [str(i) for i in items]
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def _import_problems(
+    plan: Plan, check: DrawingCheck, undrawn: np.ndarray, lost: list[str], source: str
+) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def add(severity: str, message: str, fix: str) -> None:
+        problems.append(Problem(severity, message, fix, file=source))
+
+    if len(check.gaps):
+        add(
+            "warning",
+            f"{len(check.gaps)} gap(s) between the drawn grids, {check.gaps['area_m2'].sum():,.0f}"
+            f" m² in all; {int(plan.units.loc[undrawn, 'households'].sum())} households live in "
+            "them and were given to the neighbouring grid.",
+            "draw the gaps into a grid, or let gridmap redraw the plan.",
+        )
+    if len(check.overlaps):
+        pairs = [
+            f"{a}/{b}"
+            for a, b in zip(check.overlaps["code_a"], check.overlaps["code_b"], strict=True)
+        ]
+        add(
+            "warning",
+            f"{len(check.overlaps)} overlap(s) between drawn grids ({_listing(pairs)}), "
+            f"{check.overlaps['area_m2'].sum():,.0f} m²; each unit went to the grid holding most "
+            "of it.",
+            "draw each place in one grid only.",
+        )
+    if check.slivers:
+        add(
+            "info",
+            f"{check.slivers} sliver(s) thinner than {SLIVER_WIDTH:g} m along the drawn lines "
+            f"({check.sliver_m2:,.0f} m²): sloppy edges, ignored.",
+            "snap grid edges to each other when drawing (QGIS: snapping, topological editing).",
+        )
+    if check.outside_m2 > 1.0:
+        add(
+            "info",
+            f"{check.outside_m2:,.0f} m² of the drawing lie outside the street: ignored.",
+            "clip the grids to the street boundary.",
+        )
+    if len(check.buildings_cut):
+        add(
+            "warning",
+            f"{len(check.buildings_cut)} building(s) are cut by drawn grid lines "
+            f"({_listing(check.buildings_cut['building_id'])}); each went to the grid holding "
+            "most of it.",
+            "draw grid lines along roads and between buildings.",
+        )
+    if len(check.crossing):
+        add(
+            "warning",
+            f"{len(check.crossing)} drawn grid(s) cross a community line: "
+            f"{_listing(check.crossing['code'])}.",
+            "keep each grid inside one community (gridmap redraw does).",
+        )
+    if lost:
+        add(
+            "warning",
+            f"{len(lost)} drawn grid(s) hold no whole unit and vanish: {_listing(lost)}.",
+            "merge them into a neighbour, or draw them along roads so they hold a block.",
+        )
+    grids = plan.grids
+    pieces = grids.loc[grids["parts"] > 1, "code"].tolist()
+    if pieces:
+        add("warning", f"{len(pieces)} grid(s) are in several pieces: {_listing(pieces)}.",
+            "redraw them as one piece each (gridmap redraw does).")  # fmt: skip
+    context = plan.context
+    if context.minimum is not None and context.maximum is not None:
+        weight = grids["weight"]
+        low = grids.loc[weight < context.minimum, "code"].tolist()
+        high = grids.loc[weight > context.maximum, "code"].tolist()
+        if low or high:
+            add(
+                "warning",
+                f"{len(low) + len(high)} of {len(grids)} grids are out of the range "
+                f"{context.minimum:g}-{context.maximum:g} {context.weight}: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"over: {_listing(high)}" if high else "",
+                        f"under: {_listing(low)}" if low else "",
+                    )
+                    if part
+                )
+                + ".",
+                "rebalance with gridmap redraw, which moves as few households as possible.",
+            )
+    return problems
+
+
+# ------------------------------------------------------------------------------- redraw
+
+
+@dataclass
+class Redraw:
+    """A redrawn plan and what changed against the previous one.
+
+    Attributes
+    ----------
+    plan
+        The new plan; surviving grids keep their codes.
+    households_moved
+        Households of buildings in the previous plan whose grid code changed.
+    households_before
+        Households of buildings in the previous plan (the base of the share moved).
+    new_households
+        Households of buildings the previous plan did not list (new since).
+    grids_changed
+        Codes kept but with other buildings.
+    added, retired
+        Codes of new grids, and of previous grids that are gone.
+    problems
+        Grids still out of range and other findings.
+    """
+
+    plan: Plan
+    households_moved: int
+    households_before: int
+    new_households: int
+    grids_changed: list[str]
+    added: list[str]
+    retired: list[str]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def share_moved(self) -> float:
+        """Share of the previous plan's households that changed grid."""
+        return self.households_moved / self.households_before if self.households_before else 0.0
+
+
+class _Board:
+    """Unit labels of one street with the bookkeeping the minimal-change steps need."""
+
+    def __init__(
+        self,
+        labels: list[int],
+        names: list[str],
+        w: np.ndarray,
+        cost: np.ndarray,
+        home: list[int],
+        nbrs: list[list[int]],
+        community: np.ndarray,
+    ) -> None:
+        self.lab = labels
+        self.names = names
+        self.w = w.tolist()
+        self.cost = cost.tolist()
+        self.home = home  # previous label of each unit (-1: none)
+        self.nbrs = nbrs
+        self.community = community.tolist()
+        self.members: dict[int, set[int]] = {}
+        for u, p in enumerate(labels):
+            self.members.setdefault(p, set()).add(u)
+        self.weight = {p: float(sum(self.w[u] for u in m)) for p, m in self.members.items()}
+        self.locked: set[int] = set()
+
+    def new_label(self, name: str) -> int:
+        self.names.append(name)
+        label = len(self.names) - 1
+        self.members[label] = set()
+        self.weight[label] = 0.0
+        return label
+
+    def move(self, u: int, b: int) -> None:
+        a = self.lab[u]
+        self.members[a].discard(u)
+        self.members[b].add(u)
+        self.weight[a] -= self.w[u]
+        self.weight[b] += self.w[u]
+        self.lab[u] = b
+        if not self.members[a]:
+            del self.members[a]
+            del self.weight[a]
+
+    def connected(self, units: set[int]) -> bool:
+        if not units:
+            return True
+        start = next(iter(units))
+        seen = {start}
+        stack = [start]
+        while stack:
+            x = stack.pop()
+            for v in self.nbrs[x]:
+                if v in units and v not in seen:
+                    seen.add(v)
+                    stack.append(v)
+        return len(seen) == len(units)
+
+    def can_leave(self, u: int) -> bool:
+        a = self.lab[u]
+        rest = self.members[a] - {u}
+        if not rest:
+            return False
+        inside = [v for v in self.nbrs[u] if self.lab[v] == a]
+        if len(inside) <= 1:
+            return True
+        return self.connected(rest)
+
+    def components(self, p: int) -> list[set[int]]:
+        left = set(self.members[p])
+        out = []
+        while left:
+            start = left.pop()
+            comp = {start}
+            stack = [start]
+            while stack:
+                x = stack.pop()
+                for v in self.nbrs[x]:
+                    if v in left:
+                        left.discard(v)
+                        comp.add(v)
+                        stack.append(v)
+            out.append(comp)
+        return out
+
+    def move_cost(self, u: int, b: int) -> float:
+        """Change in households moved if ``u`` goes to ``b``."""
+        home, a = self.home[u], self.lab[u]
+        if home < 0:
+            return 0.0
+        if b == home:
+            return -self.cost[u]
+        if a == home:
+            return self.cost[u]
+        return 0.0
+
+
+def _grid_number(name: str) -> int | None:
+    return int(name[-3:]) if len(name) == 15 and name.isdigit() else None
+
+
+def _next_code(community: str, taken: set[str]) -> str:
+    used = {int(c[-3:]) for c in taken if len(c) == 15 and c.isdigit() and c[:12] == community}
+    number = max(used, default=0) + 1
+    while f"{community}{number:03d}" in taken:
+        number += 1
+    if number > 999:
+        raise InputError(f"community {community} has run out of 3-digit grid numbers.")
+    return f"{community}{number:03d}"
+
+
+def redraw(
+    layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame],
+    previous: PlanFile | gpd.GeoDataFrame,
+    *,
+    weight: str = "households",
+    target: float = 400,
+    minimum: float = 300,
+    maximum: float = 500,
+    locked: Iterable[str] = (),
+    progress: Callable[[int, int, str], None] | None = None,
+) -> Redraw:
+    """Bring a previous plan back into range while moving as few households as possible.
+
+    Parameters
+    ----------
+    layers
+        Today's workspace layers (with the households that moved in or out).
+    previous
+        The previous plan: a :class:`gridmap.plan.PlanFile` (a gridmap plan file's building
+        assignments are used; buildings it does not list count as new) or grid polygons with
+        ``code``.
+    weight, target, minimum, maximum
+        The range every grid must meet, and the target used to size new grids.
+    locked
+        Codes of grids that must stay exactly as they are.
+    progress
+        Called as ``progress(step, steps, label)``.
+
+    Returns
+    -------
+    Redraw
+
+    Raises
+    ------
+    InputError
+        When a community cannot be given a whole number of grids in range, or a locked code is
+        not in the previous plan.
+    """
+    units, graph, context, plan_file = _read_context(
+        layers, previous, weight, target, minimum, maximum, progress
+    )
+    gdf = units.gdf
+    nbrs, lens = _unit_neighbours(graph)
+    old_codes, building_codes = _previous_codes(units, layers, plan_file)
+    community = gdf["community"].astype(str).to_numpy()
+    w = gdf[weight].to_numpy(dtype=float)
+    cost = _old_households(units, layers, building_codes)
+    previous_names = sorted({str(c) for c in plan_file.grids["code"]})
+    locked = [str(c) for c in locked]
+    unknown = sorted(set(locked) - set(previous_names))
+    if unknown:
+        raise InputError(
+            f"cannot lock {_listing(unknown)}: not grids of the previous plan.",
+            fix=f"lock codes among {_listing(previous_names)}.",
+        )
+    codes = old_codes.copy()
+    # 1. nesting: a grid keeps its part in the community holding most of its weight
+    frame = pd.DataFrame({"code": codes, "community": community, "w": w + 1e-6})
+    frame = frame[frame["code"].notna()]
+    main = (
+        frame.groupby(["code", "community"])["w"].sum().reset_index()
+        .sort_values(["code", "w", "community"], ascending=[True, False, True])
+        .drop_duplicates("code").set_index("code")["community"]
+    )  # fmt: skip
+    for u in range(len(codes)):
+        if codes[u] is not None and main[codes[u]] != community[u]:
+            codes[u] = None
+    home_codes = old_codes.copy()
+    home_codes[[c is None for c in codes]] = None
+    codes = _fill_from_neighbours(codes, nbrs, lens)
+    taken = set(previous_names)
+    for comm in sorted(set(community[[c is None for c in codes]])):
+        code = _next_code(comm, taken)  # a community left with no grid at all
+        taken.add(code)
+        codes[(community == comm) & np.array([c is None for c in codes])] = code
+    names = sorted({str(c) for c in codes})
+    index = {c: i for i, c in enumerate(names)}
+    labels = [index[str(c)] for c in codes]
+    home = [index.get(str(c), -1) if c is not None else -1 for c in old_codes]
+    board = _Board(labels, names, w, cost, home, nbrs, community)
+    board.locked = {index[c] for c in locked if c in index}
+    problems: list[Problem] = []
+    # 2. contiguity: a grid keeps its piece with most previous households
+    for p in list(board.members):
+        comps = board.components(p)
+        if len(comps) > 1:
+            comps.sort(key=lambda c: (sum(cost[u] for u in c), sum(w[u] for u in c), len(c)))
+            for comp in comps[:-1]:
+                _reattach(board, comp)
+    # 3. grids per community, then 4. balance
+    for comm in sorted(set(community)):
+        _fit_count(board, comm, minimum, maximum, target, taken, problems)
+    _settle(board, minimum, maximum)
+    for comm in sorted(set(community)):
+        _fit_count(board, comm, minimum, maximum, target, taken, problems)
+    _settle(board, minimum, maximum)
+    # the plan, with surviving codes kept
+    used = sorted(board.members)
+    relabel = {p: i for i, p in enumerate(used)}
+    final = np.asarray([relabel[p] for p in board.lab], dtype=np.int64)
+    final_codes = [board.names[p] for p in used]
+    plan = _measure(
+        gdf, final, context, codes=final_codes, graph=graph,
+        building_unit=units.building_unit, household_unit=units.household_unit,
+        parameters={"redrawn_from": plan_file.source, "weight": weight, "target": target,
+                    "minimum": minimum, "maximum": maximum, "locked": locked},
+    )  # fmt: skip
+    result = _compare(plan, layers, building_codes, previous_names)
+    problems += [p for p in units.problems if p.severity != "info"]
+    out_of_range = plan.grids.loc[
+        (plan.grids["weight"] < minimum) | (plan.grids["weight"] > maximum), "code"
+    ].tolist()
+    if out_of_range:
+        problems.append(
+            Problem(
+                "warning",
+                f"{len(out_of_range)} grid(s) are still out of {minimum:g}-{maximum:g} "
+                f"{weight}: {_listing(out_of_range)}.",
+                "widen the range, or partition the street afresh (gridmap partition).",
+            )
+        )
+    result.problems = problems
+    plan.problems = problems
+    return result
+
+
+def _old_households(
+    units: Units, layers: Mapping[str, Any], building_codes: pd.Series
+) -> np.ndarray:
+    """Per unit, the households of its buildings that were in the previous plan."""
+    buildings = layers["buildings"]
+    ids = buildings["id"].astype(str).to_numpy()
+    households = pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy()
+    listed = building_codes.reindex(ids).notna().to_numpy()
+    unit_of = units.building_unit.reindex(ids).to_numpy()
+    ok = listed & pd.notna(unit_of)
+    cost = np.zeros(len(units.gdf))
+    np.add.at(cost, unit_of[ok].astype(int), households[ok])
+    return cost
+
+
+def _reattach(board: _Board, comp: set[int]) -> None:
+    """Give a detached piece of a grid, unit by unit, to the grids around it."""
+    left = set(comp)
+    while left:
+        progress = False
+        for u in sorted(left):
+            around = [board.lab[v] for v in board.nbrs[u] if v not in left]
+            if not around:
+                continue
+            board.move(u, max(sorted(set(around)), key=around.count))
+            left.discard(u)
+            progress = True
+        if not progress:
+            return
+
+
+def _fit_count(
+    board: _Board,
+    comm: str,
+    minimum: float,
+    maximum: float,
+    target: float,
+    taken: set[str],
+    problems: list[Problem],
+) -> None:
+    """Add or merge grids until the community has a number of grids that can all be in range.
+
+    A count that can work is kept; otherwise the community gets the count nearest
+    ``total / target``: new grids are carved out of the fullest grid, surplus grids merged away.
+    """
+    grids = [p for p in board.members if board.community[next(iter(board.members[p]))] == comm]
+    total = sum(board.weight[p] for p in grids)
+    if total <= 0:
+        return
+    low = max(1, math.ceil(total / maximum - 1e-9))
+    high = max(low, math.floor(total / minimum + 1e-9))
+    if low > math.floor(total / minimum + 1e-9):
+        problems.append(
+            Problem(
+                "warning",
+                f"community {comm} has {total:g} households: no whole number of grids puts every "
+                f"grid within {minimum:g}-{maximum:g}.",
+                "widen the range for this community.",
+            )
+        )
+    # keep the count when it can be in range; else go to the count nearest the target
+    wanted = len(grids)
+    if not low <= wanted <= high:
+        wanted = min(max(round(total / target), low), high)
+    for _ in range(len(board.lab)):
+        grids = [p for p in board.members if board.community[next(iter(board.members[p]))] == comm]
+        if len(grids) < wanted:
+            free = [p for p in grids if p not in board.locked and len(board.members[p]) > 1]
+            if not free:
+                return
+            fullest = max(free, key=lambda p: (board.weight[p], -p))
+            share = board.weight[fullest] / max(2, round(board.weight[fullest] / target))
+            name = _next_code(comm, taken | set(board.names))
+            taken.add(name)
+            if not _carve(board, fullest, share, name):
+                return
+        elif len(grids) > wanted:
+            free = [p for p in grids if p not in board.locked]
+            lightest = min(free, key=lambda p: (board.weight[p], p)) if free else None
+            if lightest is None or not _merge_away(board, lightest):
+                return
+        else:
+            return
+
+
+def _carve(board: _Board, p: int, share: float, name: str) -> bool:
+    """Cut a new grid of about ``share`` out of grid ``p``, moving the fewest old households."""
+    members = board.members[p]
+    if len(members) < 2:
+        return False
+    w, cost = board.w, board.cost
+
+    def fresh(u: int) -> float:  # households that were in no grid before
+        return w[u] - cost[u]
+
+    start = max(sorted(members), key=lambda u: (fresh(u), w[u]))
+    carved = {start}
+    if not board.connected(members - carved):
+        boundary = [u for u in sorted(members) if board.connected(members - {u})]
+        if not boundary:
+            return False
+        start = max(boundary, key=lambda u: (fresh(u), w[u]))
+        carved = {start}
+    got = w[start]
+    while got < share:
+        frontier = sorted({v for u in carved for v in board.nbrs[u] if v in members} - carved)
+        options = []
+        for v in frontier:
+            if not board.connected(members - carved - {v}):
+                continue
+            step = w[v]
+            over = max(0.0, got + step - share)
+            options.append(((cost[v] + 1e-3) / (step + 1e-3), over, v))
+        if not options:
+            break
+        options.sort()
+        _, over, v = options[0]
+        if over > 0 and got + w[v] - share > share - got:
+            break  # taking it would overshoot more than stopping short
+        carved.add(v)
+        got += w[v]
+    if len(carved) == len(members):
+        return False
+    label = board.new_label(name)
+    for u in sorted(carved):
+        board.move(u, label)
+    return True
+
+
+def _merge_away(board: _Board, p: int) -> bool:
+    """Merge grid ``p`` into its lightest neighbouring grid (not locked)."""
+    touching = {
+        board.lab[v] for u in board.members[p] for v in board.nbrs[u] if board.lab[v] != p
+    } - board.locked
+    if not touching:
+        return False
+    into = min(sorted(touching), key=lambda q: board.weight[q])
+    # the merged grid keeps the code of the side holding more previous households
+    mine = sum(board.cost[u] for u in board.members[p] if board.home[u] == p)
+    theirs = sum(board.cost[u] for u in board.members[into] if board.home[u] == into)
+    keep, gone = (p, into) if mine > theirs else (into, p)
+    for u in sorted(board.members[gone]):
+        board.move(u, keep)
+    return True
+
+
+def _settle(board: _Board, minimum: float, maximum: float) -> None:
+    """Boundary moves into range, cheapest in households moved per household of excess removed."""
+
+    def viol(x: float) -> float:
+        return max(0.0, x - maximum) + max(0.0, minimum - x)
+
+    for _ in range(4 * len(board.lab)):
+        out = {p for p, x in board.weight.items() if viol(x) > 0}
+        if not out:
+            return
+        best = _best_single(board, out, viol)
+        if best is None:
+            best = _best_chain(board, out, viol)
+        if best is None:
+            return
+        for u, b in best:
+            board.move(u, b)
+
+
+def _movable(board: _Board, u: int, b: int) -> bool:
+    a = board.lab[u]
+    return (
+        a != b
+        and a not in board.locked
+        and b not in board.locked
+        and board.community[u] == board.community[next(iter(board.members[b]))]
+    )
+
+
+def _best_single(board: _Board, out: set[int], viol: Callable[[float], float]):
+    best = None
+    for p in sorted(out):
+        candidates = set()
+        for u in board.members[p]:
+            for v in board.nbrs[u]:
+                if board.lab[v] != p:
+                    candidates.add((u, board.lab[v]))  # out of p
+                    candidates.add((v, p))  # into p
+        for u, b in sorted(candidates):
+            if not _movable(board, u, b) or board.w[u] <= 0:
+                continue
+            a = board.lab[u]
+            wu = board.w[u]
+            gain = viol(board.weight[a]) + viol(board.weight[b])
+            gain -= viol(board.weight[a] - wu) + viol(board.weight[b] + wu)
+            if gain <= 1e-9:
+                continue
+            score = (board.move_cost(u, b) + 1e-3) / gain
+            if (best is None or score < best[0]) and board.can_leave(u):
+                best = (score, [(u, b)])
+    return None if best is None else best[1]
+
+
+def _best_chain(board: _Board, out: set[int], viol: Callable[[float], float]):
+    """Two moves u: a -> b, v: b -> c (c may be a) that together lower the excess."""
+    best = None
+    for a in sorted(out):
+        for u in sorted(board.members[a]):
+            for b in sorted({board.lab[x] for x in board.nbrs[u]} - {a}):
+                if not _movable(board, u, b) or board.w[u] <= 0 or not board.can_leave(u):
+                    continue
+                cost_u = board.move_cost(u, b)
+                board.move(u, b)
+                for v in sorted(board.members[b] - {u}):
+                    for c in sorted({board.lab[x] for x in board.nbrs[v]} - {b}):
+                        if not _movable(board, v, c) or board.w[v] <= 0:
+                            continue
+                        weights = dict(board.weight)
+                        weights[b] -= board.w[v]
+                        weights[c] += board.w[v]
+                        before = sum(viol(board.weight[p] + (board.w[u] if p == a else 0.0)
+                                          - (board.w[u] if p == b else 0.0))
+                                     for p in {a, b, c})  # fmt: skip
+                        after = sum(viol(weights[p]) for p in {a, b, c})
+                        gain = before - after
+                        if gain <= 1e-9:
+                            continue
+                        score = (cost_u + board.move_cost(v, c) + 2e-3) / gain
+                        if (best is None or score < best[0]) and board.can_leave(v):
+                            best = (score, [(u, b), (v, c)])
+                board.move(u, a)
+    return None if best is None else best[1]
+
+
+def _compare(
+    plan: Plan,
+    layers: Mapping[str, Any],
+    building_codes: pd.Series,
+    previous_names: list[str],
+) -> Redraw:
+    """Households moved, grids changed, added and retired against the previous plan."""
+    after = plan.building_codes()
+    buildings = layers["buildings"]
+    households = pd.Series(
+        pd.to_numeric(buildings["households"], errors="coerce").fillna(0).to_numpy(),
+        index=buildings["id"].astype(str).to_numpy(),
+    )
+    before = building_codes.reindex(households.index)
+    now = after.reindex(households.index).astype(object)
+    listed = before.notna()
+    moved = listed & (before != now)
+    names_after = set(plan.grids["code"])
+    changed = sorted(
+        code
+        for code in names_after & set(previous_names)
+        if set(before.index[listed & (before == code)]) != set(now.index[listed & (now == code)])
+    )
+    return Redraw(
+        plan=plan,
+        households_moved=int(households[moved].sum()),
+        households_before=int(households[listed].sum()),
+        new_households=int(households[~listed].sum()),
+        grids_changed=changed,
+        added=sorted(names_after - set(previous_names)),
+        retired=sorted(set(previous_names) - names_after),
+    )
+
+
+def households_moved(
+    before: pd.Series, after: pd.Series, households: pd.Series, *, match: bool = False
+) -> int:
+    """Households whose building changes grid between two building -> code assignments.
+
+    Parameters
+    ----------
+    before, after
+        Building id -> grid code.  Buildings missing from ``before`` are new and not counted.
+    households
+        Building id -> households.
+    match
+        Pair the grids of ``after`` with those of ``before`` first (the pairing that keeps the
+        most households in place; Hungarian method), as when ``after`` was partitioned afresh
+        and its codes mean nothing to ``before``.
+
+    Returns
+    -------
+    int
+    """
+    ids = before.dropna().index.intersection(after.index)
+    old = before.reindex(ids).astype(str).to_numpy()
+    new = after.reindex(ids).astype(str).to_numpy()
+    weight = households.reindex(ids).fillna(0).to_numpy(dtype=float)
+    if match:
+        from scipy.optimize import linear_sum_assignment
+
+        old_names, old_idx = np.unique(old, return_inverse=True)
+        new_names, new_idx = np.unique(new, return_inverse=True)
+        overlap = np.zeros((len(new_names), len(old_names)))
+        np.add.at(overlap, (new_idx, old_idx), weight)
+        rows, cols = linear_sum_assignment(-overlap)
+        rename = dict(zip(new_names[rows], old_names[cols], strict=True))
+        new = np.asarray([rename.get(n, f"(new) {n}") for n in new], dtype=object)
+    return int(weight[old != new].sum())
