@@ -50,8 +50,8 @@ SLIVER_WIDTH = 2.0
 #: A building is "cut" by the drawing when its second-largest piece is at least this share.
 CUT_SHARE = 0.05
 
-#: Share of a drawn grid's area in another community that counts as crossing the line.
-CROSSING_SHARE = 0.05
+#: Area (m²) of a drawn grid in another community, beyond slivers, that counts as crossing.
+CROSSING_M2 = 100.0
 
 
 # ------------------------------------------------------------------------------- import
@@ -216,9 +216,16 @@ def check_drawing(
         if total <= 0:
             continue
         group = group.sort_values("area", ascending=False)
-        outside_share = 1.0 - float(group["area"].iloc[0]) / total
-        if outside_share >= CROSSING_SHARE and total * outside_share > 100.0:
-            names = ", ".join(comm_codes[group.loc[group["area"] > 1.0, "c"]])
+        others = group["c"].iloc[1:].tolist()
+        wide = [
+            c for c in others
+            if shapely.area(shapely.buffer(shapely.intersection(cells[g], comm_geoms[c]),
+                                           -SLIVER_WIDTH / 2)) > 0
+            and float(group.loc[group["c"] == c, "area"].iloc[0]) > CROSSING_M2
+        ]  # fmt: skip
+        if wide:
+            outside_share = float(group.loc[group["c"].isin(wide), "area"].sum()) / total
+            names = ", ".join(comm_codes[[int(group["c"].iloc[0]), *wide]])
             crossing_rows.append((codes[g], names, outside_share))
     crossing = pd.DataFrame(crossing_rows, columns=["code", "communities", "outside_share"])
     return DrawingCheck(

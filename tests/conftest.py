@@ -27,3 +27,19 @@ def sample_workspace() -> Path:
     """The committed sample street workspace (a GeoPackage)."""
     assert SAMPLE_WORKSPACE.is_file(), f"{SAMPLE_WORKSPACE} is missing: run `gridmap sample`"
     return SAMPLE_WORKSPACE
+
+
+@pytest.fixture(scope="session")
+def sample_layers(sample_workspace):
+    """The sample street's layers, read once per run (do not modify them)."""
+    from gridmap import io
+
+    return io.read_workspace(sample_workspace)
+
+
+@pytest.fixture(scope="session")
+def sample_plan(sample_layers):
+    """The default plan of the sample street, made once per run (do not modify it)."""
+    from gridmap.plan import make_plan
+
+    return make_plan(sample_layers)

@@ -1,0 +1,236 @@
+"""Importing today's drawn grids and redrawing a plan with the fewest households moved."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from click.testing import CliRunner
+
+from gridmap import io
+from gridmap.cli import cli
+from gridmap.errors import InputError
+from gridmap.plan import make_plan, read_plan, write_plan
+from gridmap.redraw import households_moved, import_plan, redraw
+from gridmap.sample import add_compound
+
+
+@pytest.fixture(scope="module")
+def plan_file(sample_plan, tmp_path_factory):
+    path = tmp_path_factory.mktemp("plans") / "today.gpkg"
+    write_plan(sample_plan, path)
+    return read_plan(path)
+
+
+@pytest.fixture(scope="module")
+def grown(sample_layers):
+    return add_compound(sample_layers, 1500)
+
+
+def _households(layers) -> pd.Series:
+    b = layers["buildings"]
+    return pd.Series(b["households"].to_numpy(), index=b["id"].astype(str).to_numpy())
+
+
+def _nested_and_whole(plan) -> None:
+    communities = plan.units["community"].astype(str).to_numpy()
+    for label in range(len(plan.grids)):
+        assert len(set(communities[plan.labels == label])) == 1
+    assert (plan.grids["parts"] == 1).all()
+
+
+# ------------------------------------------------------------------------------- redraw
+
+
+def test_unchanged_street_redraws_to_the_same_plan(sample_layers, sample_plan, plan_file):
+    result = redraw(sample_layers, plan_file)
+    assert result.households_moved == 0 and result.new_households == 0
+    assert result.added == [] and result.retired == [] and result.grids_changed == []
+    same = result.plan.building_codes().sort_index()
+    assert same.equals(sample_plan.building_codes().sort_index())
+
+
+def test_new_compound_gets_new_grids_and_moves_far_fewer_households(grown, plan_file):
+    result = redraw(grown, plan_file)
+    plan = result.plan
+    _nested_and_whole(plan)
+    assert result.new_households == 1500
+    assert len(result.added) >= 3 and result.retired == []
+    site = grown["compounds"].loc[grown["compounds"]["name"] == "锦华安置小区", "id"].iloc[0]
+    community = {c[:12] for c in result.added}
+    assert len(community) == 1  # the new grids are in the compound's community
+    new_buildings = grown["buildings"].loc[grown["buildings"]["compound_id"] == site, "id"]
+    assert set(plan.building_codes()[new_buildings.astype(str)]) <= set(result.added)
+    # surviving grids keep their codes; numbers continue the community's
+    assert set(plan_file.grids["code"]) <= set(plan.grids["code"])
+    before_numbers = [int(c[-3:]) for c in plan_file.grids["code"] if c[:12] in community]
+    assert min(int(c[-3:]) for c in result.added) == max(before_numbers) + 1
+    scratch = make_plan(grown)
+    moved_scratch = households_moved(
+        plan_file.assignments, scratch.building_codes(), _households(grown), match=True
+    )
+    assert result.households_moved * 5 <= moved_scratch
+    assert result.households_moved == households_moved(
+        plan_file.assignments, plan.building_codes(), _households(grown)
+    )
+    assert plan.summary["in_range_share"] >= scratch.summary["in_range_share"] - 0.011
+
+
+def test_demolished_blocks_retire_or_shrink_grids_with_few_moves(sample_layers, plan_file):
+    layers = dict(sample_layers)
+    buildings = layers["buildings"].copy()
+    code = plan_file.grids["code"].iloc[5]
+    gone = plan_file.assignments[plan_file.assignments == code].index
+    torn = buildings["id"].astype(str).isin(gone)
+    buildings.loc[torn, "households"] = 0
+    layers["buildings"] = buildings
+    homes = layers["households"]
+    layers["households"] = homes[~homes["building_id"].astype(str).isin(gone)]
+    result = redraw(layers, plan_file)
+    _nested_and_whole(result.plan)
+    weight = result.plan.grids["households"]
+    assert ((weight >= 300) & (weight <= 500)).mean() >= 0.98
+    assert result.households_moved < 0.05 * result.households_before
+    assert result.retired or code in set(result.grids_changed)
+
+
+def test_locked_grids_stay_exactly_as_they_were(grown, plan_file, sample_plan):
+    first = redraw(grown, plan_file)
+    touched = sorted(set(first.grids_changed))
+    assert touched, "the compound changes at least one grid"
+    result = redraw(grown, plan_file, locked=touched)
+    after = result.plan.building_codes()
+    before = plan_file.assignments[plan_file.assignments.index.isin(after.index)]
+    after = after[before.index]  # the buildings of the previous plan still standing
+    for code in touched:
+        assert set(before.index[before == code]) == set(after.index[after == code])
+    with pytest.raises(InputError, match="cannot lock 999"):
+        redraw(grown, plan_file, locked=["999"])
+
+
+def test_redraw_mends_grids_across_communities_and_in_pieces(sample_layers, plan_file):
+    codes = plan_file.grids["code"].tolist()
+    one, other = codes[0], next(c for c in codes if c[:12] != codes[0][:12])
+    broken = plan_file.assignments.copy()
+    broken[broken == other] = one  # grid `one` now spreads over two communities
+    bad = type(plan_file)(plan_file.grids[plan_file.grids["code"] != other], broken, {}, "x")
+    result = redraw(sample_layers, bad)
+    _nested_and_whole(result.plan)
+    grids = result.plan.grids
+    assert grids.loc[grids["code"] == one, "group"].tolist() == [one[:12]]
+    assert grids["households"].between(300, 500).mean() >= 0.95
+
+
+def test_redraw_from_drawn_polygons_without_assignments(grown, sample_plan):
+    drawn = sample_plan.grids_wgs84()[["code", "geometry"]]
+    result = redraw(grown, drawn)
+    _nested_and_whole(result.plan)
+    assert result.new_households == 0  # no assignments: every building counts as listed
+    assert result.households_moved < 0.1 * result.households_before
+
+
+def test_households_moved_matches_renamed_grids():
+    before = pd.Series(["A", "A", "B", "B"], index=list("wxyz"))
+    after = pd.Series(["1", "1", "2", "1"], index=list("wxyz"))
+    homes = pd.Series([10, 20, 30, 40], index=list("wxyz"))
+    assert households_moved(before, after, homes) == 100
+    assert households_moved(before, after, homes, match=True) == 40
+
+
+# ------------------------------------------------------------------------------- import
+
+
+@pytest.fixture(scope="module")
+def messy(sample_plan, sample_layers):
+    """Today's grids as a street office might have drawn them, in a projected CRS."""
+    grids = sample_plan.grids_wgs84()[["code", "group", "geometry"]].to_crs(32648)
+    geoms = grids.geometry.to_numpy().copy()
+    codes = grids["code"].tolist()
+    gap_code, overlap_code, sliver_code = codes[10], codes[20], codes[30]
+    geoms[10] = shapely.buffer(geoms[10], -40)  # a wide gap all around
+    geoms[20] = shapely.buffer(geoms[20], 25)  # spills over its neighbours
+    geoms[30] = shapely.affinity.translate(geoms[30], 0.6, 0.4)  # sloppy edges
+    # a grid drawn across a community line: merged with a neighbour of another community
+    tree = shapely.STRtree(geoms)
+    groups = grids["group"].to_numpy()
+    cross_a = next(
+        i for i in range(40, len(geoms))
+        for j in tree.query(geoms[i], predicate="intersects")
+        if groups[j] != groups[i]
+    )  # fmt: skip
+    cross_b = next(
+        j
+        for j in tree.query(geoms[cross_a], predicate="intersects")
+        if groups[j] != groups[cross_a]
+    )
+    geoms[cross_a] = shapely.union_all([geoms[cross_a], geoms[cross_b]])
+    # a line through a building: a bite of a building added to another grid
+    buildings = sample_layers["buildings"].to_crs(32648)
+    home = int(np.flatnonzero(sample_plan.grids["code"] == codes[50])[0])
+    inside = buildings[buildings.within(grids.geometry.iloc[home].buffer(-1))]
+    building = inside.iloc[0]
+    neighbour = next(
+        j for j in tree.query(geoms[home], predicate="intersects")
+        if j != home and groups[j] == groups[home]
+    )  # fmt: skip
+    minx, miny, maxx, maxy = building.geometry.bounds
+    bite = shapely.box(minx, miny, (minx + maxx) / 2, maxy)
+    geoms[neighbour] = shapely.union_all([geoms[neighbour], shapely.buffer(bite, 0.01)])
+    drawn = gpd.GeoDataFrame({"name": codes}, geometry=geoms, crs=32648)
+    drawn = drawn.drop(index=cross_b).reset_index(drop=True)
+    return drawn, {
+        "gap": gap_code, "overlap": overlap_code, "sliver": sliver_code,
+        "cross": codes[cross_a], "gone": codes[cross_b], "building": str(building["id"]),
+    }  # fmt: skip
+
+
+def test_import_of_a_messy_drawing_names_every_problem(messy, sample_layers, tmp_path):
+    drawn, truth = messy
+    path = tmp_path / "drawn.gpkg"
+    io.write_geopackage({"grids": drawn}, path)
+    plan_file = read_plan(path, id_column="name")
+    assert plan_file.grids.crs.to_epsg() == 32648
+    imported = import_plan(sample_layers, plan_file)
+    check = imported.check
+    assert len(check.gaps) >= 1 and check.gaps["area_m2"].sum() > 10_000
+    pairs = set(check.overlaps["code_a"]) | set(check.overlaps["code_b"])
+    assert truth["overlap"] in pairs
+    assert check.slivers >= 2
+    assert truth["building"] in set(check.buildings_cut["building_id"])
+    assert truth["cross"] in set(check.crossing["code"])
+    text = " ".join(str(p) for p in imported.problems)
+    for word in ("gap", "overlap", "sliver", "cut by drawn grid lines", "cross a community"):
+        assert word in text
+    plan = imported.plan
+    assert plan.grids["households"].sum() == sample_layers["buildings"]["households"].sum()
+    assert truth["gone"] not in set(plan.grids["code"])
+    assert truth["cross"] in set(plan.grids["code"])
+
+
+def test_cli_import_plan_then_redraw(messy, sample_workspace, tmp_path):
+    drawn, truth = messy
+    path = tmp_path / "drawn.geojson"
+    io.write_geojson(drawn, path)
+    out = tmp_path / "today.gpkg"
+    result = CliRunner().invoke(
+        cli, ["import-plan", str(sample_workspace), str(path), "--id", "name", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "buildings cut" in result.output and "in range share" in result.output
+    assert "Traceback" not in result.output
+    redrawn = tmp_path / "redrawn.gpkg"
+    result = CliRunner().invoke(
+        cli, ["redraw", str(sample_workspace), "--from", str(out), "--out", str(redrawn)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "households moved" in result.output
+    plan = read_plan(redrawn)
+    assert truth["cross"] in set(plan.grids["code"]) or truth["cross"] in result.output
+    again = CliRunner().invoke(
+        cli, ["redraw", str(sample_workspace), "--from", str(out), "--out", str(redrawn)]
+    )
+    assert again.exit_code == 2 and "--force" in again.output
+    missing = CliRunner().invoke(cli, ["import-plan", str(sample_workspace), str(tmp_path / "no")])
+    assert missing.exit_code != 0 and "Traceback" not in missing.output
