@@ -810,7 +810,7 @@ def _fit_count(
     A count that can work is kept; otherwise the community gets the count nearest
     ``total / target``: new grids are carved out of the fullest grid, surplus grids merged away.
     """
-    grids = [p for p in board.members if board.community[next(iter(board.members[p]))] == comm]
+    grids = _grids_of(board, comm)
     total = sum(board.weight[p] for p in grids)
     if total <= 0:
         return
@@ -825,12 +825,25 @@ def _fit_count(
                 "widen the range for this community.",
             )
         )
-    # keep the count when it can be in range; else go to the count nearest the target
+    if all(minimum <= board.weight[p] <= maximum for p in grids):
+        return  # nothing to mend here
+    # a grid left nearly empty (its blocks torn down) goes, when the others can take its share
+    band = ((minimum + target) / 2, (target + maximum) / 2)
+    for _ in range(len(grids)):
+        grids = _grids_of(board, comm)
+        empty = [p for p in grids if board.weight[p] < minimum / 2 and p not in board.locked]
+        if not empty or len(grids) - 1 < low or total / (len(grids) - 1) > band[1]:
+            break
+        if not _merge_away(board, min(empty, key=lambda p: (board.weight[p], p))):
+            break
+    # keep the count when its mean grid is comfortably in range, else go to the count
+    # nearest the target (fewer splits would leave every grid near the limit)
+    grids = _grids_of(board, comm)
     wanted = len(grids)
-    if not low <= wanted <= high:
+    if not (low <= wanted <= high and band[0] <= total / wanted <= band[1]):
         wanted = min(max(round(total / target), low), high)
     for _ in range(len(board.lab)):
-        grids = [p for p in board.members if board.community[next(iter(board.members[p]))] == comm]
+        grids = _grids_of(board, comm)
         if len(grids) < wanted:
             free = [p for p in grids if p not in board.locked and len(board.members[p]) > 1]
             if not free:
@@ -848,6 +861,11 @@ def _fit_count(
                 return
         else:
             return
+
+
+def _grids_of(board: _Board, comm: str) -> list[int]:
+    """Labels of the grids of community ``comm``."""
+    return [p for p in board.members if board.community[next(iter(board.members[p]))] == comm]
 
 
 def _carve(board: _Board, p: int, share: float, name: str) -> bool:
