@@ -547,6 +547,124 @@ def redraw_command(
     click.echo(f"Wrote {len(result.plan.grids)} grids to {out}.")
 
 
+#: Flows listed by `gridmap compare`.
+COMPARE_TOP_FLOWS = 10
+
+
+@cli.command()
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.argument("before", type=click.Path(path_type=Path))
+@click.argument("after", type=click.Path(path_type=Path))
+@click.option(
+    "--id",
+    "id_column",
+    metavar="COLUMN",
+    help="Column naming the grids in hand-drawn plan files (default: code); a file without "
+    "it, such as a gridmap plan, is read by code.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the changes: .csv (buildings that change grid, with _flows, _grids, _summary "
+    "and _incidents CSVs beside it) or .geojson (their footprints, lon/lat).",
+)
+@click.option(
+    "--households",
+    "include_households",
+    is_flag=True,
+    help="Also list the households that change grid (in OUT_households.csv with a .csv OUT).",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUT and its companion files if they exist.")
+def compare(
+    workspace: Path,
+    before: Path,
+    after: Path,
+    id_column: str | None,
+    out: Path | None,
+    include_households: bool,
+    force: bool,
+) -> None:
+    """Compare two plans of a street: which buildings, households and incidents change grid.
+
+    WORKSPACE is the street's GeoPackage; BEFORE and AFTER are plan files (a GeoPackage written
+    by `gridmap partition`, or any grid polygons: GeoJSON, Shapefile...). Prints the summary
+    (grids kept, changed, added and retired; households moved; the plan metrics) and the
+    largest flows of households between grids.
+    """
+    from gridmap import io
+    from gridmap.compare import compare_plans
+
+    if out is not None:
+        if out.suffix.lower() not in (".csv", ".geojson", ".json"):
+            raise UserError(f"{out}: give --out a name ending in .csv or .geojson.")
+        if out.exists() and not force:
+            raise UserError(f"{out} exists already. Pass --force to overwrite it.")
+        if not out.parent.is_dir():
+            raise UserError(
+                f"folder {out.parent} does not exist. Create it or choose another --out."
+            )
+    layers = io.read_workspace(workspace)
+    plans = [_read_plan_file(path, id_column) for path in (before, after)]
+    result = compare_plans(*plans, layers, include_households=include_households)
+    for problem in result.problems:
+        click.echo(f"{problem.severity}: {problem}", err=True)
+    if out is not None and not force:
+        existing = [str(p) for p in result.output_paths(out) if p.exists()]
+        if existing:
+            raise UserError(f"{', '.join(existing)} exist(s) already. Pass --force to overwrite.")
+    rows = [
+        (row.metric.replace("_", " "), *(_cell(v) for v in (row.before, row.after, row.change)))
+        for row in result.summary.itertuples(index=False)
+    ]
+    click.echo(_table(rows, ["metric", "before", "after", "change"]))
+    flows = result.flows.head(COMPARE_TOP_FLOWS)
+    click.echo("")
+    if flows.empty:
+        click.echo("Nothing changes grid.")
+    else:
+        click.echo(f"Largest flows ({len(flows)} of {len(result.flows)}):")
+        rows = [
+            (_cell(r.before) or "(no grid)", _cell(r.after) or "(no grid)",
+             r.households, _cell(r.persons), r.buildings, r.incidents)
+            for r in flows.itertuples(index=False)
+        ]  # fmt: skip
+        headers = ["from", "to", "households", "persons", "buildings", "incidents"]
+        click.echo(_table(rows, headers))
+    if out is not None:
+        written = result.write(out)
+        click.echo(f"Wrote {', '.join(str(p) for p in written)}.")
+
+
+def _read_plan_file(path: Path, id_column: str | None) -> Any:
+    """Read a plan file, by ``id_column`` when the file has that column, else by ``code``."""
+    from gridmap.errors import InputError
+    from gridmap.plan import read_plan
+
+    if id_column is None:
+        return read_plan(path)
+    try:
+        return read_plan(path, id_column=id_column)
+    except InputError as first:
+        try:
+            plan = read_plan(path)
+        except InputError:
+            raise first from None
+        if id_column in plan.grids.columns:
+            raise first from None  # the column is there but its ids are unusable
+        return plan
+
+
+def _cell(value: Any) -> str:
+    """A value for a table: blank when missing (None, NaN, NA), 4 significant digits for floats."""
+    from pandas import isna
+
+    if value is None or (not isinstance(value, str) and isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def _summary_table(summary: dict[str, Any]) -> str:
     """The plan's metrics as a two-column table."""
     rows = []
