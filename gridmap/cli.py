@@ -384,6 +384,89 @@ def _parse_counts(text: str) -> dict[str, int]:
     return counts
 
 
+@cli.command()
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.argument("points", type=click.Path(path_type=Path))
+@_read_options
+@click.option("--id", "id_column", help="Column naming the grids in PLAN (default: code).")
+@click.option(
+    "--tolerance",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Metres within which a point outside every grid is snapped to the nearest grid.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write: POINTS with grid_code, grid_flag and grid_distance_m columns "
+    "(.geojson, .gpkg or .csv, lon/lat).",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def assign(
+    plan: Path,
+    points: Path,
+    layer: str | None,
+    read_options: dict[str, str],
+    id_column: str | None,
+    tolerance: float,
+    out: Path,
+    force: bool,
+) -> None:
+    """Give every point of POINTS the code of the grid holding it.
+
+    PLAN is a gridmap plan or any polygon file of grids. POINTS is any file gridmap reads
+    (CSV with lon/lat, GeoJSON, GeoPackage; any CRS; --coords gcj02/bd09 for lon/lat from
+    Chinese map services). Each point gets grid_code, grid_flag (inside, snapped: outside
+    but within --tolerance of a grid, unassigned, invalid: no coordinates) and
+    grid_distance_m; polygons (buildings) go to the grid holding most of them (grid_share).
+    Prints the count per flag.
+    """
+    import geopandas as gpd
+    import numpy as np
+
+    from gridmap import io
+    from gridmap.crs import to_wgs84
+    from gridmap.index import GridIndex
+    from gridmap.plan import read_plan
+
+    _check_out(out, force)
+    grids = read_plan(plan, id_column=id_column)
+    data = io.read_layer(points, layer, **read_options)
+    if not isinstance(data, gpd.GeoDataFrame):
+        raise UserError(f"{points} has no coordinates to assign: give a point file.")
+    for note in data.attrs.get("problems", []):
+        click.echo(f"{note.severity}: {note}", err=True)
+    index = GridIndex(grids, tolerance=tolerance)
+    kinds = set(data.geom_type.dropna())
+    if kinds and kinds <= {"Polygon", "MultiPolygon"}:
+        codes, share = index.assign_polygons(data)
+        data = data.assign(grid_code=codes, grid_share=np.round(share, 4))
+        counts = {"assigned": int(sum(c is not None for c in codes))}
+        counts["outside every grid"] = len(codes) - counts["assigned"]
+    else:
+        if len(data) > 200_000:
+            with click.progressbar(length=len(data), label="Assigning", file=sys.stderr) as bar:
+                done = [0]
+
+                def advance(finished: int, total: int) -> None:
+                    bar.update(finished - done[0])
+                    done[0] = finished
+
+                result = index.assign_points(data, chunk=200_000, progress=advance)
+        else:
+            result = index.assign_points(data)
+        columns = result.to_frame()
+        data = data.assign(**{name: columns[name].to_numpy() for name in columns.columns})
+        counts = result.counts()
+    click.echo(_table([(flag, count) for flag, count in counts.items()], ["flag", "points"]))
+    if "invalid" in counts and counts["invalid"]:
+        click.echo(f"{counts['invalid']} point(s) have no usable coordinates (grid_flag invalid).")
+    io.write_layer(to_wgs84(data), out)
+    click.echo(f"Wrote {len(data)} feature(s) to {out}.")
+
+
 def _range_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add --weight, --target, --min and --max (households per grid) to a command."""
     for option in reversed(

@@ -25,6 +25,7 @@ from gridmap.coding import grid_codes
 from gridmap.crs import local_metric_crs, to_wgs84
 from gridmap.errors import InputError, Problem
 from gridmap.graph import BARRIER_GAP, UnitGraph, build_graph
+from gridmap.index import largest_overlap
 from gridmap.metrics import grid_metrics, plan_summary
 from gridmap.partition import allocate_grids, partition_graph, shape_inputs
 from gridmap.units import Units, build_units
@@ -690,22 +691,4 @@ def overlap_codes(
     metric = metric or local_metric_crs(series)
     geoms = series.to_crs(metric).to_numpy()
     cells = grids.geometry.to_crs(metric).to_numpy()
-    codes = grids["code"].to_numpy(dtype=object)
-    out = np.full(len(geoms), None, dtype=object)
-    share = np.zeros(len(geoms))
-    if not len(geoms) or not len(cells):
-        return out, share
-    left, right = shapely.STRtree(cells).query(geoms, predicate="intersects")
-    if not left.size:
-        return out, share
-    areas = shapely.area(geoms)
-    pieces = shapely.area(shapely.intersection(geoms[left], cells[right]))
-    pointlike = areas[left] <= 0
-    pieces = np.where(pointlike, 1.0, pieces)
-    order = np.lexsort((right, -pieces, left))  # per shape: largest piece, then first grid
-    left, right, pieces = left[order], right[order], pieces[order]
-    first = np.concatenate([[True], left[1:] != left[:-1]])
-    out[left[first]] = codes[right[first]]
-    whole = np.where(areas[left[first]] > 0, areas[left[first]], 1.0)
-    share[left[first]] = np.minimum(pieces[first] / whole, 1.0)
-    return out, share
+    return largest_overlap(geoms, cells, grids["code"].to_numpy(dtype=object))
