@@ -683,12 +683,14 @@ def overlap_codes(
     -------
     codes, share
         ``codes``: object array, the code of the grid with the largest overlap, or ``None``
-        for a shape touching no grid; ``share``: that overlap as a share of the shape's area
-        (1.0 for a point inside a grid).
+        for a shape touching no grid (ties: the code that sorts first, as in
+        :class:`gridmap.index.GridIndex`); ``share``: that overlap as a share of the shape's
+        area (1.0 for a point inside a grid).
     """
     series = shapes.geometry if isinstance(shapes, gpd.GeoDataFrame) else shapes
     metric = series.crs if series.crs is not None and series.crs.is_projected else None
     metric = metric or local_metric_crs(series)
     geoms = series.to_crs(metric).to_numpy()
-    cells = grids.geometry.to_crs(metric).to_numpy()
-    return largest_overlap(geoms, cells, grids["code"].to_numpy(dtype=object))
+    order = np.argsort(grids["code"].astype(str).to_numpy(), kind="stable")  # ties: lowest code
+    cells = grids.geometry.to_crs(metric).to_numpy()[order]
+    return largest_overlap(geoms, cells, grids["code"].to_numpy(dtype=object)[order])
