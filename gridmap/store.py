@@ -31,6 +31,7 @@ import os
 import sqlite3
 import struct
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -598,6 +599,9 @@ class Workspace:
                 (stamp, int(plan_id)),
             )
             moved = self._reassign_open(con, index, plan_id, actor)
+            pause = float(os.environ.get("GRIDMAP_PUBLISH_PAUSE", "0") or 0)
+            if pause > 0:  # fault injection for the crash tests: a window to kill the process
+                time.sleep(pause)
             self.audit(con, "publish", "plan", plan_id,
                        {"version": record.version, "incidents_reassigned": moved},
                        actor)  # fmt: skip
