@@ -19,13 +19,13 @@ MOVES = 3
 
 
 @pytest.fixture(scope="module")
-def layers(sample_workspace):
-    return io.read_workspace(sample_workspace)
+def layers(sample_layers):
+    return sample_layers
 
 
 @pytest.fixture(scope="module")
-def plan(layers):
-    return make_plan(layers)
+def plan(sample_plan):
+    return sample_plan
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,13 @@ from gridmap.plan import make_plan, partition_units
 
 
 @pytest.fixture(scope="module")
-def layers(sample_workspace):
-    return io.read_workspace(sample_workspace)
+def layers(sample_layers):
+    return sample_layers
 
 
 @pytest.fixture(scope="module")
-def plan(layers):
-    return make_plan(layers)
+def plan(sample_plan):
+    return sample_plan
 
 
 def test_every_grid_is_one_piece_inside_one_community(plan, layers):
