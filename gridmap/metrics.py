@@ -111,18 +111,31 @@ def _line_geometries(lines: gpd.GeoDataFrame | gpd.GeoSeries, crs: Any) -> np.nd
     return geoms[linear]
 
 
-def _boundary_fit(grids: np.ndarray, lines: np.ndarray) -> np.ndarray:
-    """Share of each grid's inner boundary that runs within 5 m of ``lines`` (NaN: none inside)."""
+def line_zone(lines: gpd.GeoDataFrame | gpd.GeoSeries, crs: Any) -> BaseGeometry | None:
+    """The zone within the boundary-fit distance of roads, water and community lines.
+
+    Build it once and pass it as ``lines`` to :func:`grid_metrics` to measure many plans of the
+    same street without buffering the lines each time.
+    """
+    geoms = _line_geometries(lines, crs)
+    if not len(geoms):
+        return None
+    # Buffering one big noded network is slow; buffering its merged pieces and uniting the
+    # buffers gives the same zone several times faster.
+    network = shapely.line_merge(shapely.union_all(geoms))
+    pieces = shapely.buffer(shapely.get_parts(network), BOUNDARY_FIT_DISTANCE_M, quad_segs=4)
+    zone = shapely.union_all(pieces)
+    shapely.prepare(zone)
+    return zone
+
+
+def _boundary_fit(grids: np.ndarray, near: BaseGeometry | None) -> np.ndarray:
+    """Share of each grid's inner boundary that runs inside ``near`` (NaN: none inside)."""
     street = shapely.union_all(grids)
     edge = shapely.buffer(shapely.boundary(street), EDGE_TOLERANCE_M)
     inner = shapely.difference(shapely.boundary(grids), edge)
     inner_length = shapely.length(inner)
-    if len(lines):
-        # Buffering one big noded network is slow; buffering its merged pieces and uniting the
-        # buffers gives the same zone several times faster.
-        network = shapely.line_merge(shapely.union_all(lines))
-        pieces = shapely.buffer(shapely.get_parts(network), BOUNDARY_FIT_DISTANCE_M, quad_segs=4)
-        near = shapely.union_all(pieces)
+    if near is not None:
         fitted = shapely.length(shapely.intersection(inner, near))
     else:
         fitted = np.zeros(len(grids))
@@ -137,7 +150,7 @@ def grid_metrics(
     *,
     weight: str = "households",
     target: float | None = None,
-    lines: gpd.GeoDataFrame | None = None,
+    lines: gpd.GeoDataFrame | BaseGeometry | None = None,
     group_column: str | None = "community",
 ) -> gpd.GeoDataFrame:
     """Dissolve units into grids and measure every grid.
@@ -154,8 +167,9 @@ def grid_metrics(
         The intended weight per grid.  ``deviation`` is relative to it; when ``None`` it is
         relative to the mean weight of the grids of the same group.
     lines
-        Roads, water and community boundaries (lines or polygons, whose outlines are used), for
-        ``boundary_fit``.  ``None`` leaves ``boundary_fit`` NaN.
+        Roads, water and community boundaries (lines or polygons, whose outlines are used), or
+        their zone from :func:`line_zone`, for ``boundary_fit``.  ``None`` leaves
+        ``boundary_fit`` NaN.
     group_column
         The units' column of the group (community) grids nest in, or ``None`` for one group.
 
@@ -238,7 +252,8 @@ def grid_metrics(
     if lines is None:
         table["boundary_fit"] = np.full(k, np.nan)
     else:
-        table["boundary_fit"] = _boundary_fit(geoms, _line_geometries(lines, units.crs))
+        zone = lines if isinstance(lines, BaseGeometry) else line_zone(lines, units.crs)
+        table["boundary_fit"] = _boundary_fit(geoms, zone)
     return gpd.GeoDataFrame(table, geometry=geoms, crs=units.crs)
 
 

@@ -26,7 +26,7 @@ from gridmap.crs import local_metric_crs, to_wgs84
 from gridmap.errors import InputError, Problem
 from gridmap.graph import BARRIER_GAP, UnitGraph, build_graph
 from gridmap.index import largest_overlap
-from gridmap.metrics import grid_metrics, plan_summary
+from gridmap.metrics import grid_metrics, line_zone, plan_summary
 from gridmap.partition import allocate_grids, partition_graph, shape_inputs
 from gridmap.units import Units, build_units
 
@@ -54,7 +54,8 @@ class PlanContext:
     street
         The street polygon in the units' CRS, for gaps and overlaps, or ``None``.
     lines
-        Roads, water and community lines in the units' CRS, for the boundary fit, or ``None``.
+        The zone along roads, water and community lines in the units' CRS
+        (:func:`gridmap.metrics.line_zone`), for the boundary fit, or ``None``.
     """
 
     weight: str = "households"
@@ -64,7 +65,7 @@ class PlanContext:
     group_column: str | None = "community"
     street_code: str | None = None
     street: Any = None
-    lines: gpd.GeoDataFrame | None = None
+    lines: Any = None
 
 
 @dataclass
@@ -216,6 +217,12 @@ def _lines(layers: Mapping[str, Any], crs: Any) -> gpd.GeoDataFrame | None:
     return gpd.GeoDataFrame(geometry=np.concatenate(parts), crs=crs)
 
 
+def _line_zone(layers: Mapping[str, Any], crs: Any) -> Any:
+    """The boundary-fit zone of the street's roads, water and community lines, built once."""
+    lines = _lines(layers, crs)
+    return None if lines is None else line_zone(lines, crs)
+
+
 def make_plan(
     layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame],
     *,
@@ -365,7 +372,7 @@ def prepare_street(
         group_column="community",
         street_code=str(street["code"].iloc[0]),
         street=shapely.union_all(street.to_crs(crs).geometry.to_numpy()),
-        lines=_lines(layers, crs),
+        lines=_line_zone(layers, crs),
     )
     return units, graph, context
 
