@@ -148,7 +148,8 @@ class GridIndex:
         The column naming the grids (default ``code``).
     cells
         About how many raster cells to lay over the grids (more: fewer exact tests, more
-        memory; 4 million take 40 MB).
+        memory: the raster and its companions take about 12 bytes per cell, and building
+        them about 60).
 
     Raises
     ------
@@ -182,7 +183,7 @@ class GridIndex:
         self.tolerance = float(tolerance)
         series = gpd.GeoSeries(frame.geometry.values, crs=getattr(grids, "grids", grids).crs)
         self.crs = local_metric_crs(series)
-        geoms = shapely.make_valid(series.to_crs(self.crs).to_numpy())
+        geoms = _polygonal(shapely.make_valid(series.to_crs(self.crs).to_numpy()))
         polygonal = np.isin(shapely.get_type_id(geoms), (3, 6))
         if not polygonal.any():
             raise InputError("the grids hold no polygons", fix="give grid polygons")
@@ -191,7 +192,7 @@ class GridIndex:
         self.grid_codes = frame["code"].to_numpy(dtype=object)[order]
         self.geoms = geoms[order]  # metric, for distances and overlaps
         lonlat = series.to_crs(4326).to_numpy()[order]
-        self.lonlat = shapely.make_valid(lonlat)
+        self.lonlat = _polygonal(shapely.make_valid(lonlat))
         shapely.prepare(self.lonlat)
         self.tree = shapely.STRtree(self.lonlat)
         self._segments()
@@ -227,9 +228,11 @@ class GridIndex:
         self.origin = (x0, y0)
         self.shape = (ny, nx)
         mixed = np.zeros((ny, nx), dtype=bool)
-        # boundary points no more than a quarter cell apart, and the 3 x 3 cells around each
-        step = min(self.cell) / 4
-        xy = shapely.get_coordinates(shapely.segmentize(shapely.boundary(self.lonlat), step))
+        # points along every boundary less than a cell apart: a boundary crossing a cell has
+        # one of them in that cell or in one of its 8 neighbours
+        step = 0.9 * min(self.cell)
+        lines = shapely.segmentize(shapely.boundary(self.lonlat), step)
+        xy, owner = shapely.get_coordinates(lines, return_index=True)
         ix = np.clip(((xy[:, 0] - x0) / self.cell[0]).astype(np.int64), 0, nx - 1)
         iy = np.clip(((xy[:, 1] - y0) / self.cell[1]).astype(np.int64), 0, ny - 1)
         mixed[iy, ix] = True
@@ -246,28 +249,55 @@ class GridIndex:
             )
             raster = np.concatenate([[_MIXED], region_label]).astype(np.int32)[regions]
         self.raster = raster
-        self._mixed_candidates(x0, y0)
+        self._mixed_candidates(iy, ix, owner)
         # distance (m) from each cell outside every grid to the nearest cell that is not
         self.far = ndimage.distance_transform_edt(raster == _OUTSIDE, sampling=(cell_m, cell_m))
         self.far = self.far.astype(np.float32)
         #: Largest error (m) of the distance given for an ``unassigned`` point.
         self.distance_error = 3.0 * cell_m
 
-    def _mixed_candidates(self, x0: float, y0: float) -> None:
-        """For every mixed cell, the grids whose polygon meets it (CSR lists, by cell number)."""
+    def _mixed_candidates(self, iy: np.ndarray, ix: np.ndarray, owner: np.ndarray) -> None:
+        """For every mixed cell, the grids a point in it may lie in (CSR lists by cell number).
+
+        A point of a mixed cell lies in a grid whose boundary crosses the cell (then a boundary
+        point of that grid lies in the cell or a neighbour: ``iy``, ``ix``, ``owner``) or in a
+        grid holding the whole cell (then it holds the cell's centre).
+        """
+        ny, nx = self.shape
         rows, cols = np.nonzero(self.raster == _MIXED)
         self.mixed_id = np.full(self.raster.shape, -1, dtype=np.int32)
         self.mixed_id[rows, cols] = np.arange(rows.size, dtype=np.int32)
-        boxes = shapely.box(
-            x0 + cols * self.cell[0], y0 + rows * self.cell[1],
-            x0 + (cols + 1) * self.cell[0], y0 + (rows + 1) * self.cell[1],
-        )  # fmt: skip
-        cell, grid = self.tree.query(boxes, predicate="intersects")
-        order = np.lexsort((grid, cell))
-        cell, grid = cell[order], grid[order]
+        pairs = []
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                r, c = iy + dy, ix + dx
+                ok = (r >= 0) & (r < ny) & (c >= 0) & (c < nx)
+                cell = self.mixed_id[r[ok], c[ok]]
+                keep = cell >= 0
+                pairs.append(cell[keep].astype(np.int64) * len(self.lonlat) + owner[ok][keep])
+        cx = self.origin[0] + (cols + 0.5) * self.cell[0]
+        cy = self.origin[1] + (rows + 0.5) * self.cell[1]
+        cell, grid = self._covering_pairs(cx, cy)
+        pairs.append(cell.astype(np.int64) * len(self.lonlat) + grid)
+        keys = np.unique(np.concatenate(pairs))
+        cell, grid = np.divmod(keys, len(self.lonlat))
         self.candidate_ptr = np.zeros(rows.size + 1, dtype=np.int64)
         np.cumsum(np.bincount(cell, minlength=rows.size), out=self.candidate_ptr[1:])
         self.candidates = grid.astype(np.int32)
+
+    def _covering_pairs(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (point, grid) pair where the grid covers the lon/lat point (edges included)."""
+        boxes = shapely.bounds(self.lonlat)
+        found_point, found_grid = [], []
+        for g, (minx, miny, maxx, maxy) in enumerate(boxes):
+            near = np.flatnonzero((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy))
+            if near.size:
+                hit = near[shapely.intersects_xy(self.lonlat[g], x[near], y[near])]
+                found_point.append(hit)
+                found_grid.append(np.full(hit.size, g, dtype=np.int64))
+        if not found_point:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(found_point), np.concatenate(found_grid)
 
     def _exact_in_cells(self, x: np.ndarray, y: np.ndarray, cell: np.ndarray) -> np.ndarray:
         """Like :meth:`_exact`, testing only the grids listed for each point's mixed cell."""
@@ -501,6 +531,16 @@ class GridIndex:
         if series.crs is None:
             raise InputError("the polygons have no CRS", fix="give their CRS when reading them")
         return largest_overlap(series.to_crs(self.crs).to_numpy(), self.geoms, self.grid_codes)
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Keep the polygon parts of repaired geometries (``make_valid`` may add lines or points)."""
+    out = geoms.copy()
+    for i in np.flatnonzero(shapely.get_type_id(geoms) == 7):  # GeometryCollection
+        parts = shapely.get_parts(geoms[i])
+        parts = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+        out[i] = shapely.union_all(parts) if len(parts) else shapely.Polygon()
+    return out
 
 
 def largest_overlap(
