@@ -49,7 +49,7 @@ from gridmap import io
 from gridmap.errors import GridmapError, InputError
 from gridmap.index import GridIndex
 from gridmap.plan import Plan, PlanFile
-from gridmap.schema import LOCAL_TIMEZONE
+from gridmap.schema import LAYERS, LOCAL_TIMEZONE
 
 #: Version of gridmap's own tables in a workspace.
 SCHEMA_VERSION = 1
@@ -599,6 +599,7 @@ class Workspace:
                 (stamp, int(plan_id)),
             )
             moved = self._reassign_open(con, index, plan_id, actor)
+            self._carry_members(con, plan_id, actor)
             pause = float(os.environ.get("GRIDMAP_PUBLISH_PAUSE", "0") or 0)
             if pause > 0:  # fault injection for the crash tests: a window to kill the process
                 time.sleep(pause)
@@ -607,6 +608,22 @@ class Workspace:
                        actor)  # fmt: skip
         self._index = (int(plan_id), index)
         return moved
+
+    def _carry_members(self, con: sqlite3.Connection, plan_id: int, actor: str | None) -> None:
+        """Members keep their grid in the new plan when its code survives; the rest are freed."""
+        codes = {r[0] for r in con.execute("SELECT code FROM gridmap_grids WHERE plan_id = ?",
+                                            (int(plan_id),))}  # fmt: skip
+        members = con.execute("SELECT member_id, code FROM gridmap_member_grids").fetchall()
+        kept = [m for m, code in members if code in codes]
+        freed = [(m, code) for m, code in members if code not in codes]
+        con.execute("UPDATE gridmap_member_grids SET plan_id = ? WHERE code IN "
+                    "(SELECT code FROM gridmap_grids WHERE plan_id = ?)",
+                    (int(plan_id), int(plan_id)))  # fmt: skip
+        con.executemany("DELETE FROM gridmap_member_grids WHERE member_id = ?",
+                        [(m,) for m, _ in freed])  # fmt: skip
+        if members:
+            self.audit(con, "carry_over", "members", plan_id,
+                       {"kept": len(kept), "freed": [[m, c] for m, c in freed]}, actor)  # fmt: skip
 
     def archive(self, plan_id: int, *, actor: str | None = None) -> None:
         """Archive a draft (a published plan is archived by publishing another)."""
@@ -684,6 +701,7 @@ class Workspace:
         """
         if incidents.crs is None:
             raise InputError("the incidents have no CRS", fix="give their CRS")
+        _check_intake(incidents)
         points = incidents.to_crs(_SRS_WGS84)
         result = self.grid_index().assign_points(points)
         codes, flags = result.codes, result.flag_names()
@@ -697,6 +715,7 @@ class Workspace:
                 (
                     gpkg_blob(record.geometry), str(get("id")), get("category"),
                     get("status") or "reported", get("priority") or "normal", reported,
+                    _iso(get("closed_at")),
                     get("source") or "other", get("description"), get("address"), stamp,
                     _iso(get("expected_at")), "grid", codes[i], flags[i], get("external_id"),
                 )
@@ -706,9 +725,9 @@ class Workspace:
             for row in rows:
                 cur = con.execute(
                     "INSERT OR IGNORE INTO incidents (geom, id, category, status, priority, "
-                    "reported_at, source, description, address, updated_at, expected_at, "
-                    "handling_level, grid_code, grid_flag, external_id) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "reported_at, closed_at, source, description, address, updated_at, "
+                    "expected_at, handling_level, grid_code, grid_flag, external_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
                 added.append(cur.rowcount == 1)
@@ -761,6 +780,39 @@ def _float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
+
+
+def _check_intake(incidents: pd.DataFrame) -> None:
+    """Refuse incidents with unknown values, or final ones without their closing time."""
+    spec = {c.name: c for c in LAYERS["incidents"].columns}
+    if "id" not in incidents.columns or incidents["id"].isna().any():
+        raise InputError("every incident needs an 'id'", fix="give each incident an id")
+    for name in ("category", "priority", "source", "status"):
+        if name not in incidents.columns:
+            if name == "category":
+                raise InputError("the incidents have no 'category'", fix="give a category")
+            continue
+        allowed = spec[name].allowed or ()
+        values = incidents[name]
+        bad = np.flatnonzero(values.notna().to_numpy() & ~values.isin(allowed).to_numpy())
+        if name == "category":
+            bad = np.flatnonzero(~values.isin(allowed).to_numpy())
+        if bad.size:
+            raise InputError(
+                f"unknown {name} {values.iloc[bad[0]]!r} in {bad.size} incident(s)",
+                rows=bad.tolist(),
+                fix=f"use one of: {', '.join(allowed)}",
+            )
+    if "status" in incidents.columns:
+        final = incidents["status"].isin(["closed", "rejected", "duplicate"]).to_numpy()
+        closed = incidents.get("closed_at")
+        missing = final & (closed.isna().to_numpy() if closed is not None else True)
+        if np.any(missing):
+            raise InputError(
+                "incidents taken in as closed, rejected or duplicate need 'closed_at'",
+                rows=np.flatnonzero(missing).tolist(),
+                fix="give their closing time, or take them in as reported",
+            )
 
 
 def _iso(value: Any) -> str | None:

@@ -278,3 +278,26 @@ def test_opening_bad_files_says_what_is_wrong(tmp_path):
     sqlite3.connect(empty).close()
     with pytest.raises(InputError, match="not a GeoPackage"):
         Workspace(empty)
+
+
+def test_intake_refuses_unknown_values_and_final_incidents_without_closing_time(workspace):
+    ws, first, _ = workspace
+    ws.publish(first)
+    count = ws.incident_count()
+    good = {"id": ["V1"], "category": ["noise"], "priority": ["high"], "source": ["web"]}
+    point = [shapely.Point(104.11, 30.64)]
+    for column, value, message in (
+        ("category", "graffiti", "unknown category 'graffiti'"),
+        ("priority", "asap", "unknown priority 'asap'"),
+        ("status", "closed", "need 'closed_at'"),
+    ):
+        bad = gpd.GeoDataFrame({**good, column: [value]}, geometry=point, crs=4326)
+        with pytest.raises(InputError, match=message) as caught:
+            ws.add_incidents(bad)
+        assert caught.value.rows == [0] and caught.value.fix
+    assert ws.incident_count() == count
+    done = gpd.GeoDataFrame(
+        {**good, "status": ["closed"], "closed_at": ["2026-11-01T10:00:00"]},
+        geometry=point, crs=4326,
+    )  # fmt: skip
+    assert ws.add_incidents(done)["added"].item()

@@ -1,0 +1,811 @@
+"""Incidents (网格事项): their lifecycle, escalation, queries, statistics and grid members.
+
+Every incident a grid member (网格员) or a resident reports goes through one lifecycle.  The
+allowed moves are :data:`gridmap.store.INCIDENT_TRANSITIONS`::
+
+    reported --> accepted --> in_progress --> resolved --> closed
+        |            |             ^              |
+        |            |             +-- reopen ----+
+        |            |
+        +------------+--> rejected     (not a matter for the grid: 不予受理)
+        +------------+--> duplicate    (already reported)
+
+``closed``, ``rejected`` and ``duplicate`` are final: nothing leaves them.  Each move is
+timestamped in the incidents layer (``accepted_at``, ``in_progress_at``, ``resolved_at``;
+``closed_at`` for all three final statuses; ``updated_at`` always), written as a row of
+``gridmap_incident_events`` and of the audit log, all in one transaction.  A ``*_at`` column
+holds the time the incident last entered that status; reopening (``resolved`` ->
+``in_progress``) clears ``resolved_at``.  The events keep the whole history.
+
+Escalation is separate from the status: an incident is handled by the grid, the community
+(社区) or the street (街道), :data:`gridmap.store.HANDLING_LEVELS`; :func:`escalate` moves it
+one level up while it is not final.
+
+Open311 (GeoReport v2) knows two statuses; gridmap maps them as follows:
+
+=============  =====================================================
+Open311        gridmap status
+=============  =====================================================
+``open``       ``reported``, ``accepted``, ``in_progress``
+``closed``     ``resolved``, ``closed``, ``rejected``, ``duplicate``
+=============  =====================================================
+
+(:data:`gridmap.store.OPEN_STATUSES` are the open ones.)  :func:`stats` counts incidents per
+grid of the published plan and per month or week; :func:`assign_member` and
+:func:`member_workload` tie grid members to the grids they serve.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from gridmap.errors import InputError
+from gridmap.schema import (
+    FINAL_STATUSES,
+    INCIDENT_CATEGORIES,
+    INCIDENT_STATUSES,
+    LOCAL_TIMEZONE,
+)
+from gridmap.store import (
+    HANDLING_LEVELS,
+    INCIDENT_TRANSITIONS,
+    OPEN_STATUSES,
+    StoreError,
+    Workspace,
+    _blob_geometry,
+    _iso,
+    now,
+)
+
+#: Hours allowed to close an incident of each priority when it has no ``expected_at``
+#: (used by :func:`stats` for the share closed within the service level).
+DEFAULT_SLA_HOURS: dict[str, float] = {"urgent": 24.0, "high": 72.0, "normal": 168.0, "low": 336.0}
+
+#: The time column set when an incident enters each status.
+STATUS_TIME_COLUMNS: dict[str, str] = {
+    "accepted": "accepted_at",
+    "in_progress": "in_progress_at",
+    "resolved": "resolved_at",
+    "closed": "closed_at",
+    "rejected": "closed_at",
+    "duplicate": "closed_at",
+}
+
+#: Time columns of the incidents layer (parsed as datetimes by :func:`incidents`).
+TIME_COLUMNS = (
+    "reported_at",
+    "accepted_at",
+    "in_progress_at",
+    "resolved_at",
+    "closed_at",
+    "expected_at",
+    "updated_at",
+)
+
+#: Periods :func:`stats` groups by, as pandas period frequencies.
+PERIODS = {"month": "M", "week": "W"}
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _times(values: pd.Series) -> pd.Series:
+    """ISO 8601 text as naive local datetimes (aware ones converted to local time)."""
+    try:
+        parsed = pd.to_datetime(values, format="ISO8601", errors="coerce")
+    except (ValueError, TypeError):  # mixed offsets: one at a time
+        parsed = pd.to_datetime(values.map(_iso), format="ISO8601", errors="coerce")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert(LOCAL_TIMEZONE).dt.tz_localize(None)
+    return parsed
+
+
+def _stamp(value: Any, name: str) -> pd.Timestamp:
+    """A ``since``/``until``/``at`` value as a naive local timestamp."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as error:
+        raise InputError(
+            f"{name}={value!r} is not a date or time.",
+            fix="give an ISO 8601 date or time, e.g. 2025-11-01 or 2025-11-01T08:30.",
+        ) from error
+    if stamp is pd.NaT:
+        raise InputError(f"{name} is empty.", fix="give a date or time, or leave it out.")
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert(LOCAL_TIMEZONE).tz_localize(None)
+    return stamp
+
+
+def _choices(
+    value: str | Iterable[str] | None, name: str, allowed: tuple[str, ...] | None
+) -> list[str] | None:
+    """A filter given as one value or several, checked against the allowed values."""
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else [str(v) for v in value]
+    if allowed is not None:
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            raise InputError(
+                f"unknown {name} {', '.join(map(repr, unknown))}.",
+                fix=f"use one of: {', '.join(allowed)}.",
+            )
+    return values
+
+
+def _no_incident(incident_id: str) -> InputError:
+    return InputError(
+        f"there is no incident {incident_id!r} in the workspace.",
+        fix="check the id (list incidents with gridmap.incidents.incidents).",
+    )
+
+
+def _published_id(con: sqlite3.Connection) -> tuple[int, int] | None:
+    row = con.execute(
+        "SELECT plan_id, version FROM gridmap_plans WHERE status = 'published'"
+    ).fetchone()
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def _nothing_published(what: str) -> StoreError:
+    return StoreError(
+        f"no plan is published yet: {what}.",
+        fix="publish a plan first (gridmap plans publish).",
+    )
+
+
+def _member_columns(con: sqlite3.Connection) -> set[str]:
+    return {row[1] for row in con.execute("PRAGMA table_info(members)")}
+
+
+# ------------------------------------------------------------------ lifecycle
+
+
+def transition(
+    ws: Workspace,
+    incident_id: str,
+    to_status: str,
+    *,
+    actor: str | None = None,
+    note: str = "",
+    at: Any = None,
+) -> dict[str, Any]:
+    """Move an incident to its next status, timestamped, with an event row and an audit row.
+
+    The current status is read inside the transaction (``BEGIN IMMEDIATE``), so of several
+    writers trying the same move at once exactly one succeeds and the others are refused.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    incident_id
+        The incident's ``id``.
+    to_status
+        The new status: one the current status allows (:data:`gridmap.store.INCIDENT_TRANSITIONS`).
+    actor
+        Who makes the change (default: the workspace's actor).
+    note
+        A remark kept with the event and in the audit log.
+    at
+        When it happened (date/time, ISO text or datetime; default: now).  Times with a UTC
+        offset are converted to local time.  It may not be earlier than ``reported_at``.
+
+    Returns
+    -------
+    dict
+        The event: ``event_id``, ``incident_id``, ``from_status``, ``to_status``, ``at``,
+        ``actor`` and ``note``.
+
+    Raises
+    ------
+    InputError
+        For an unknown incident or status, or ``at`` before the report.
+    StoreError
+        When the current status does not allow the move (nothing is changed).
+    """
+    incident_id = str(incident_id)
+    if to_status not in INCIDENT_TRANSITIONS:
+        raise InputError(
+            f"{to_status!r} is not an incident status.",
+            fix=f"use one of: {', '.join(INCIDENT_TRANSITIONS)}.",
+        )
+    stamp = now() if at is None else _iso(_stamp(at, "at"))
+    who = actor or ws.actor
+    with ws.transaction() as con:
+        row = con.execute(
+            "SELECT status, reported_at FROM incidents WHERE id = ?", (incident_id,)
+        ).fetchone()
+        if row is None:
+            raise _no_incident(incident_id)
+        current, reported = row
+        allowed = INCIDENT_TRANSITIONS.get(current, ())
+        if to_status not in allowed:
+            following = ", ".join(allowed) if allowed else "none (it is final)"
+            raise StoreError(
+                f"incident {incident_id} is {current}: it cannot become {to_status}; "
+                f"allowed next statuses: {following}.",
+                fix=(
+                    f"move it to one of: {', '.join(allowed)}."
+                    if allowed
+                    else "report a new incident if the matter came back."
+                ),
+            )
+        if at is not None and reported is not None:
+            reported_stamp = _times(pd.Series([reported])).iloc[0]
+            if reported_stamp is not pd.NaT and pd.Timestamp(stamp) < reported_stamp:
+                raise InputError(
+                    f"at={stamp} is before incident {incident_id} was reported ({reported}).",
+                    fix="give a time after the report.",
+                )
+        sets = [f"{STATUS_TIME_COLUMNS[to_status]} = :at", "status = :to", "updated_at = :at"]
+        if current == "resolved" and to_status == "in_progress":
+            sets.append("resolved_at = NULL")  # reopened
+        cur = con.execute(
+            f"UPDATE incidents SET {', '.join(sets)} WHERE id = :id AND status = :from",
+            {"at": stamp, "to": to_status, "id": incident_id, "from": current},
+        )
+        if cur.rowcount != 1:  # cannot happen under BEGIN IMMEDIATE; refuse rather than guess
+            raise StoreError(
+                f"incident {incident_id} changed while it was being moved to {to_status}.",
+                fix="try again.",
+            )
+        cur = con.execute(
+            "INSERT INTO gridmap_incident_events (incident_id, from_status, to_status, at, "
+            "actor, note) VALUES (?, ?, ?, ?, ?, ?)",
+            (incident_id, current, to_status, stamp, who, note),
+        )
+        event_id = int(cur.lastrowid)
+        ws.audit(
+            con,
+            "transition",
+            "incident",
+            incident_id,
+            {"from": current, "to": to_status, "at": stamp, "note": note, "event_id": event_id},
+            who,
+        )
+    return {
+        "event_id": event_id,
+        "incident_id": incident_id,
+        "from_status": current,
+        "to_status": to_status,
+        "at": stamp,
+        "actor": who,
+        "note": note,
+    }
+
+
+def escalate(ws: Workspace, incident_id: str, *, actor: str | None = None, note: str = "") -> str:
+    """Hand an incident one level up: grid -> community -> street (网格 -> 社区 -> 街道).
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    incident_id
+        The incident's ``id``.
+    actor
+        Who escalates it (default: the workspace's actor).
+    note
+        Why, kept in the audit log.
+
+    Returns
+    -------
+    str
+        The new handling level.
+
+    Raises
+    ------
+    InputError
+        For an unknown incident.
+    StoreError
+        When it is already handled by the street, or is closed, rejected or a duplicate.
+    """
+    incident_id = str(incident_id)
+    who = actor or ws.actor
+    with ws.transaction() as con:
+        row = con.execute(
+            "SELECT status, handling_level FROM incidents WHERE id = ?", (incident_id,)
+        ).fetchone()
+        if row is None:
+            raise _no_incident(incident_id)
+        status, level = row[0], row[1] or HANDLING_LEVELS[0]
+        if status in FINAL_STATUSES:
+            raise StoreError(
+                f"incident {incident_id} is {status}: a final incident is not escalated.",
+                fix="report a new incident if the matter needs more handling.",
+            )
+        if level not in HANDLING_LEVELS:
+            raise StoreError(
+                f"incident {incident_id} has an unknown handling level {level!r}.",
+                fix=f"set handling_level to one of: {', '.join(HANDLING_LEVELS)}.",
+            )
+        step = HANDLING_LEVELS.index(level)
+        if step == len(HANDLING_LEVELS) - 1:
+            raise StoreError(
+                f"incident {incident_id} is already handled by the {level}, the highest level.",
+                fix="handle it at the street level.",
+            )
+        new = HANDLING_LEVELS[step + 1]
+        stamp = now()
+        con.execute(
+            "UPDATE incidents SET handling_level = ?, updated_at = ? WHERE id = ?",
+            (new, stamp, incident_id),
+        )
+        ws.audit(
+            con,
+            "escalate",
+            "incident",
+            incident_id,
+            {"from": level, "to": new, "status": status, "note": note},
+            who,
+        )
+    return new
+
+
+# ------------------------------------------------------------------ queries
+
+
+def incidents(
+    ws: Workspace,
+    *,
+    status: str | Iterable[str] | None = None,
+    category: str | Iterable[str] | None = None,
+    grid: str | Iterable[str] | None = None,
+    since: Any = None,
+    until: Any = None,
+    level: str | Iterable[str] | None = None,
+    open_only: bool = False,
+) -> gpd.GeoDataFrame:
+    """The incidents of a workspace, filtered.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    status, category, level
+        Keep these statuses, categories or handling levels (one value or several).
+    grid
+        Keep incidents whose ``grid_code`` is one of these.
+    since, until
+        Keep incidents reported at or after ``since`` and before ``until`` (dates or times).
+    open_only
+        Keep only open incidents (:data:`gridmap.store.OPEN_STATUSES`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per incident, points in EPSG:4326, the time columns (:data:`TIME_COLUMNS`)
+        as datetimes, ordered by ``reported_at`` then ``id``.
+
+    Raises
+    ------
+    InputError
+        For an unknown status, category or level, or a bad date.
+    """
+    statuses = _choices(status, "status", INCIDENT_STATUSES)
+    categories = _choices(category, "category", None)
+    levels = _choices(level, "handling level", HANDLING_LEVELS)
+    grids = _choices(grid, "grid", None)
+    where, params = [], []
+    for column, values in (
+        ("status", statuses),
+        ("category", categories),
+        ("handling_level", levels),
+        ("grid_code", grids),
+    ):
+        if values is not None:
+            where.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+    if open_only:
+        where.append(f"status IN ({', '.join('?' * len(OPEN_STATUSES))})")
+        params.extend(OPEN_STATUSES)
+    sql = "SELECT * FROM incidents" + (f" WHERE {' AND '.join(where)}" if where else "")
+    table = pd.read_sql_query(sql, ws.connect(), params=params)
+    blobs = table.pop("geom") if "geom" in table else pd.Series([None] * len(table))
+    table = table.drop(columns=["fid"], errors="ignore")
+    for column in TIME_COLUMNS:
+        if column in table:
+            table[column] = _times(table[column])
+    frame = gpd.GeoDataFrame(table, geometry=[_blob_geometry(b) for b in blobs], crs="EPSG:4326")
+    keep = np.ones(len(frame), dtype=bool)
+    if since is not None:
+        keep &= (frame["reported_at"] >= _stamp(since, "since")).to_numpy()
+    if until is not None:
+        keep &= (frame["reported_at"] < _stamp(until, "until")).to_numpy()
+    frame = frame[keep]
+    return frame.sort_values(["reported_at", "id"], kind="stable").reset_index(drop=True)
+
+
+def history(ws: Workspace, incident_id: str) -> pd.DataFrame:
+    """The status changes of one incident, oldest first.
+
+    Incidents taken in through :meth:`gridmap.store.Workspace.add_incidents` start with an
+    intake event (``from_status`` empty); incidents imported with the input layers have only
+    the events made since.  Escalations are in the audit log (action ``escalate``).
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    incident_id
+        The incident's ``id``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``event_id``, ``incident_id``, ``from_status``, ``to_status``, ``at`` (datetime),
+        ``actor`` and ``note``.
+
+    Raises
+    ------
+    InputError
+        For an unknown incident.
+    """
+    incident_id = str(incident_id)
+    con = ws.connect()
+    if con.execute("SELECT 1 FROM incidents WHERE id = ?", (incident_id,)).fetchone() is None:
+        raise _no_incident(incident_id)
+    table = pd.read_sql_query(
+        "SELECT event_id, incident_id, from_status, to_status, at, actor, note "
+        "FROM gridmap_incident_events WHERE incident_id = ? ORDER BY event_id",
+        con,
+        params=(incident_id,),
+    )
+    table["at"] = _times(table["at"])
+    return table
+
+
+# ------------------------------------------------------------------ statistics
+
+
+def _period_labels(reported: pd.Series, period: str) -> tuple[pd.Series, pd.Series]:
+    """Label (``2025-11``, ``2025-W45``) and start of each incident's month or week."""
+    periods = reported.dt.to_period(PERIODS[period])
+    start = periods.dt.start_time.dt.normalize()
+    if period == "month":
+        label = periods.astype(str)
+    else:
+        iso = start.dt.isocalendar()
+        label = iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)
+    return label.where(reported.notna()), start
+
+
+def stats(
+    ws: Workspace,
+    *,
+    period: str | None = "month",
+    by: str = "grid",
+    since: Any = None,
+    until: Any = None,
+) -> pd.DataFrame:
+    """Incident statistics per grid (or community) of the published plan and per period.
+
+    Every incident is placed in the published plan's grid that holds its point (so history
+    recorded under older plans is counted on today's grids) and in the month or week of its
+    ``reported_at``.  Every grid gets a row for every period that has incidents, with zeros
+    where it had none.
+
+    Parameters
+    ----------
+    ws
+        The workspace (a plan must be published).
+    period
+        ``"month"``, ``"week"`` (ISO weeks, Monday first) or ``None`` for the whole time.
+    by
+        ``"grid"`` or ``"community"`` (the grids' community: their households summed).
+    since, until
+        Count incidents reported at or after ``since`` and before ``until``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per grid (``code``, ``community``) or community (``community``) and period,
+        with columns:
+
+        ``households``
+            Households of the grid (or community) in the published plan.
+        ``period``, ``period_start``
+            The period's label (``2025-11``, ``2025-W45``) and first day (absent when
+            ``period`` is ``None``).
+        ``total``, ``open``
+            Incidents reported, and those of them still open (:data:`OPEN_STATUSES`).
+        one column per category, one per status
+            Counts (categories of :data:`gridmap.schema.INCIDENT_CATEGORIES` and any other
+            found; statuses of :data:`gridmap.schema.INCIDENT_STATUSES`).
+        ``per_1000_households``
+            ``total`` per 1,000 households (NaN without households).
+        ``median_hours_to_close``, ``p90_hours_to_close``
+            Of ``closed`` incidents: ``closed_at - reported_at`` in hours (the 90th
+            percentile interpolated linearly, as :meth:`pandas.Series.quantile` does).
+        ``sla_share``
+            Share of ``closed`` incidents closed by ``expected_at``, or when it is missing,
+            within :data:`DEFAULT_SLA_HOURS` of the report (by priority; ``normal`` for an
+            unknown one).  NaN when none was closed.
+
+        Incidents outside every grid are counted in a row whose ``code`` is empty.
+
+    Raises
+    ------
+    StoreError
+        When no plan is published.
+    InputError
+        For an unknown ``period`` or ``by``, or a bad date.
+    """
+    if period is not None and period not in PERIODS:
+        raise InputError(f"period={period!r} is not known.", fix="use 'month', 'week' or None.")
+    if by not in ("grid", "community"):
+        raise InputError(f"by={by!r} is not known.", fix="use 'grid' or 'community'.")
+    record = ws.published()
+    if record is None:
+        raise _nothing_published("statistics are counted on the published plan's grids")
+    grids = pd.DataFrame(ws.plan_grids(record.plan_id).drop(columns="geometry"))
+    frame = incidents(ws, since=since, until=until)
+    codes = ws.grid_index().assign_points(frame).codes
+    key = "code" if by == "grid" else "community"
+    community_of = dict(zip(grids["code"], grids["community"], strict=True))
+    data = pd.DataFrame(
+        {
+            "code": pd.Series(codes, dtype=object).to_numpy(),
+            "category": frame["category"].to_numpy(),
+            "status": frame["status"].to_numpy(),
+            "priority": frame["priority"].to_numpy(),
+            "reported_at": frame["reported_at"].to_numpy(),
+            "closed_at": frame["closed_at"].to_numpy(),
+            "expected_at": frame["expected_at"].to_numpy(),
+        }
+    )
+    if by == "community":
+        data["community"] = data["code"].map(community_of)
+    if by == "grid":
+        units = grids[["code", "community", "households"]].copy()
+    else:
+        units = grids.groupby("community", as_index=False, dropna=False)["households"].sum(
+            min_count=1
+        )
+    units["households"] = pd.to_numeric(units["households"], errors="coerce").astype(float)
+    _NONE = "\x00none"  # rows outside every grid, while grouping
+    data[key] = data[key].fillna(_NONE)
+    if (data[key] == _NONE).any():
+        units = pd.concat([units, pd.DataFrame({key: [_NONE]})], ignore_index=True)
+    if period is None:
+        data["period"] = ""
+        periods = pd.DataFrame({"period": [""]})
+    else:
+        data["period"], data["period_start"] = _period_labels(data["reported_at"], period)
+        data = data[data["period"].notna()]
+        periods = data[["period", "period_start"]].drop_duplicates().sort_values("period_start")
+    table = units.merge(periods, how="cross")
+    groups = [key, "period"]
+    counted = data.groupby(groups).size().rename("total")
+    opened = data[data["status"].isin(OPEN_STATUSES)].groupby(groups).size().rename("open")
+    categories = list(INCIDENT_CATEGORIES) + sorted(
+        set(data["category"].dropna()) - set(INCIDENT_CATEGORIES)
+    )
+    by_category = (
+        pd.crosstab([data[key], data["period"]], data["category"])
+        .reindex(columns=categories, fill_value=0)
+        .rename_axis(index=groups, columns=None)
+    )
+    by_status = (
+        pd.crosstab([data[key], data["period"]], data["status"])
+        .reindex(columns=list(INCIDENT_STATUSES), fill_value=0)
+        .rename_axis(index=groups, columns=None)
+    )
+    closed = data[
+        (data["status"] == "closed") & data["closed_at"].notna() & data["reported_at"].notna()
+    ].copy()
+    closed["hours"] = (closed["closed_at"] - closed["reported_at"]).dt.total_seconds() / 3600
+    sla = pd.to_timedelta(
+        closed["priority"].map(DEFAULT_SLA_HOURS).fillna(DEFAULT_SLA_HOURS["normal"]), unit="h"
+    )
+    deadline = closed["expected_at"].fillna(closed["reported_at"] + sla)
+    closed["in_sla"] = (closed["closed_at"] <= deadline).astype(float)
+    grouped = closed.groupby(groups)
+    timing = pd.DataFrame(
+        {
+            "median_hours_to_close": grouped["hours"].median(),
+            "p90_hours_to_close": grouped["hours"].quantile(0.9),
+            "sla_share": grouped["in_sla"].mean(),
+        }
+    )
+    for part in (counted, opened, by_category, by_status):
+        table = table.merge(part, how="left", left_on=groups, right_index=True)
+    table = table.merge(timing, how="left", left_on=groups, right_index=True)
+    counts = ["total", "open", *categories, *INCIDENT_STATUSES]
+    table[counts] = table[counts].fillna(0).astype(np.int64)
+    households = table["households"].where(table["households"] > 0)
+    table["per_1000_households"] = table["total"] / households * 1000
+    table["households"] = table["households"].round().astype("Int64")
+    table[key] = table[key].replace({_NONE: None})
+    head = ["code", "community"] if by == "grid" else ["community"]
+    head += ["households"]
+    if period is not None:
+        head += ["period", "period_start"]
+    columns = [
+        *head,
+        "total",
+        "open",
+        *categories,
+        *INCIDENT_STATUSES,
+        "per_1000_households",
+        "median_hours_to_close",
+        "p90_hours_to_close",
+        "sla_share",
+    ]
+    order = [key, "period_start"] if period is not None else [key]
+    table = table.sort_values(order, kind="stable", na_position="last")
+    return table[columns].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ grid members
+
+
+def assign_member(
+    ws: Workspace, member_id: str, code: str, *, actor: str | None = None
+) -> str | None:
+    """Make a grid member (网格员) serve a grid of the published plan.
+
+    A member serves one grid; assigning again moves them.  Several members may share a grid.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    member_id
+        The member's ``id`` in the ``members`` layer.
+    code
+        A grid code of the published plan.
+    actor
+        Who assigns (default: the workspace's actor).
+
+    Returns
+    -------
+    str or None
+        The grid the member served before, or ``None``.
+
+    Raises
+    ------
+    InputError
+        For a member not in the ``members`` layer (or no such layer), or a grid code not in
+        the published plan.
+    StoreError
+        When no plan is published.
+    """
+    member_id, code = str(member_id), str(code)
+    who = actor or ws.actor
+    with ws.transaction() as con:
+        if "id" not in _member_columns(con):
+            raise InputError(
+                "the workspace has no members layer (grid member roster).",
+                fix="add a members layer with id and name columns.",
+                layer="members",
+            )
+        if con.execute("SELECT 1 FROM members WHERE id = ?", (member_id,)).fetchone() is None:
+            raise InputError(
+                f"there is no member {member_id!r} in the members layer.",
+                fix="check the id, or add the member to the roster first.",
+                layer="members",
+            )
+        published = _published_id(con)
+        if published is None:
+            raise _nothing_published("members are assigned to the published plan's grids")
+        plan_id, version = published
+        found = con.execute(
+            "SELECT 1 FROM gridmap_grids WHERE plan_id = ? AND code = ?", (plan_id, code)
+        ).fetchone()
+        if found is None:
+            some = [
+                r[0]
+                for r in con.execute(
+                    "SELECT code FROM gridmap_grids WHERE plan_id = ? ORDER BY code LIMIT 3",
+                    (plan_id,),
+                )
+            ]
+            raise InputError(
+                f"grid {code!r} is not in the published plan (version {version}).",
+                fix=f"give a grid code of the published plan, e.g. {', '.join(some)}.",
+            )
+        before = con.execute(
+            "SELECT code, plan_id FROM gridmap_member_grids WHERE member_id = ?", (member_id,)
+        ).fetchone()
+        con.execute(
+            "INSERT OR REPLACE INTO gridmap_member_grids (member_id, code, plan_id, "
+            "assigned_at, actor) VALUES (?, ?, ?, ?, ?)",
+            (member_id, code, plan_id, now(), who),
+        )
+        ws.audit(
+            con,
+            "assign",
+            "member",
+            member_id,
+            {
+                "code": code,
+                "plan_id": plan_id,
+                "previous": None if before is None else before[0],
+                "previous_plan_id": None if before is None else before[1],
+            },
+            who,
+        )
+    return None if before is None else str(before[0])
+
+
+def member_workload(ws: Workspace, member_id: str | None = None) -> pd.DataFrame:
+    """Each grid member's grid, its households and its open incidents.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    member_id
+        One member, or ``None`` for the whole roster (members not assigned yet included,
+        with an empty ``code``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``member_id``, ``name`` (when the roster has names), ``code``, ``plan_id``,
+        ``assigned_at``, ``current`` (the assignment is to the published plan),
+        ``households`` (of the grid in the published plan) and ``open_incidents`` (open
+        incidents whose ``grid_code`` is the grid).  Assignments to an older plan are not
+        counted: their ``households`` and ``open_incidents`` are empty.
+
+    Raises
+    ------
+    InputError
+        For an unknown ``member_id``.
+    """
+    con = ws.connect()
+    have = _member_columns(con)
+    if "id" in have:
+        name = ", name" if "name" in have else ""
+        roster = pd.read_sql_query(f"SELECT id AS member_id{name} FROM members", con)
+    else:
+        roster = pd.DataFrame({"member_id": pd.Series(dtype=object)})
+    roster["member_id"] = roster["member_id"].astype(str)
+    assigned = pd.read_sql_query(
+        "SELECT member_id, code, plan_id, assigned_at FROM gridmap_member_grids", con
+    )
+    assigned["member_id"] = assigned["member_id"].astype(str)
+    table = roster.merge(assigned, how="outer", on="member_id", sort=False)
+    order = {m: i for i, m in enumerate(roster["member_id"])}
+    table = table.sort_values(
+        "member_id", key=lambda s: s.map(lambda m: (order.get(m, len(order)), m)), kind="stable"
+    )
+    if member_id is not None:
+        table = table[table["member_id"] == str(member_id)]
+        if table.empty:
+            raise InputError(
+                f"there is no member {member_id!r} in the members layer.",
+                fix="check the id.",
+                layer="members",
+            )
+    published = _published_id(con)
+    table["current"] = table["plan_id"].eq(-1 if published is None else published[0])
+    households: dict[str, Any] = {}
+    if published is not None:
+        grids = ws.plan_grids(published[0])
+        households = dict(zip(grids["code"], grids["households"], strict=True))
+    open_counts = dict(
+        con.execute(
+            "SELECT grid_code, count(*) FROM incidents "
+            f"WHERE status IN ({', '.join('?' * len(OPEN_STATUSES))}) GROUP BY grid_code",
+            OPEN_STATUSES,
+        ).fetchall()
+    )
+    current = table["current"]
+    table["households"] = table["code"].map(households).where(current).astype("Int64")
+    table["open_incidents"] = (
+        table["code"].map(lambda c: open_counts.get(c, 0)).where(current).astype("Int64")
+    )
+    table["plan_id"] = table["plan_id"].astype("Int64")
+    table["assigned_at"] = _times(table["assigned_at"])
+    columns = ["member_id", *(["name"] if "name" in table else [])]
+    columns += ["code", "plan_id", "assigned_at", "current", "households", "open_incidents"]
+    return table[columns].reset_index(drop=True)
