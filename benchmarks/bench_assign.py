@@ -370,6 +370,23 @@ def main() -> None:
                 verdicts.append(verdict(results, notes, size))
         for line in filter(None, verdicts):
             print(f"\nTarget: {line}")
+        with open(grids["street"][0], "rb") as handle:
+            lookups(pickle.load(handle))
+
+
+def lookups(grids: gpd.GeoDataFrame, count: int = 1000) -> None:
+    """Time single-point look-ups (live intake) on a built index: median and max ms."""
+    from gridmap.index import GridIndex
+
+    index = GridIndex(grids)
+    lon, lat = _points("street", count, grids)
+    times = []
+    for x, y in zip(lon.tolist(), lat.tolist(), strict=True):
+        start = time.perf_counter()
+        index.lookup(x, y)
+        times.append(1000 * (time.perf_counter() - start))
+    print(f"\nSingle look-ups (GridIndex.lookup), {count} random points over the sample street: "
+          f"median {np.median(times):.3f} ms, max {np.max(times):.3f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":
