@@ -760,6 +760,451 @@ def _summary_table(summary: dict[str, Any]) -> str:
     return _table(rows, ["metric", "value"])
 
 
+# ------------------------------------------------------------------ the workspace store
+
+
+def _os_user() -> str:
+    """The OS user name (the default --actor), or ``gridmap`` when it cannot be found."""
+    import getpass
+
+    try:
+        return getpass.getuser() or "gridmap"
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        return "gridmap"
+
+
+def _actor_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--actor NAME``: who makes the change, kept in the workspace's audit log."""
+    return click.option(
+        "--actor",
+        default=_os_user,
+        show_default="your OS user name",
+        help="Who makes the change, for the workspace's audit log.",
+    )(command)
+
+
+def _workspace(path: Path, actor: str = "gridmap") -> Any:
+    """Open a workspace store (a GeoPackage made by `gridmap sample` or Workspace.create)."""
+    from gridmap.store import Workspace
+
+    return Workspace(path, actor=actor)
+
+
+#: Import kinds, export choices and mapping presets (kept equal to gridmap.transfer's, which
+#: is imported only when a command runs).
+IMPORT_KINDS = ("households", "buildings", "incidents")
+EXPORT_CHOICES = ("grids", "aggregates", "incidents", "households")
+MAPPING_PRESETS = ("open311-nyc",)
+
+
+@cli.command("import")
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--as",
+    "kind",
+    type=click.Choice(IMPORT_KINDS),
+    required=True,
+    help="What the file holds: households, buildings or incidents.",
+)
+@click.option(
+    "--skip-bad",
+    is_flag=True,
+    help="Import the good rows of a file with bad rows and list the skipped ones (by default a "
+    "file with bad rows imports nothing).",
+)
+@click.option(
+    "--mapping",
+    type=click.Choice(MAPPING_PRESETS),
+    help="Read a file with other columns through a preset: open311-nyc for NYC 311 service "
+    "requests (as incidents).",
+)
+@_read_options
+@click.option("--all-rows", is_flag=True, help="List every skipped row, not just the first ten.")
+@_actor_option
+def import_command(
+    workspace: Path,
+    file: Path,
+    kind: str,
+    skip_bad: bool,
+    mapping: str | None,
+    layer: str | None,
+    read_options: dict[str, str],
+    all_rows: bool,
+    actor: str,
+) -> None:
+    """Import households, buildings or incidents from FILE into the WORKSPACE store.
+
+    FILE is a CSV with lon/lat columns, a GeoJSON or a GeoPackage. Every row is checked
+    against the layer's columns and allowed values; a file with bad rows imports nothing
+    unless --skip-bad is given. Rows whose id is in the workspace already are left as they
+    are, and a file imported before is recognised by its SHA-256, so importing twice adds
+    nothing twice. Incidents get the grid of the published plan. Exits with 1 when bad rows
+    stopped the import.
+    """
+    from gridmap.errors import MAX_ROWS_SHOWN
+    from gridmap.transfer import BadRowsError, import_file
+
+    limit = sys.maxsize if all_rows else MAX_ROWS_SHOWN
+    ws = _workspace(workspace, actor)
+    try:
+        report = import_file(
+            ws, file, kind, skip_bad=skip_bad, mapping=mapping, layer=layer, **read_options
+        )
+    except BadRowsError as error:
+        for problem in error.problems:
+            click.echo(f"ERROR: {problem.describe(limit)}", err=True)
+        click.echo(
+            f"{len(error.rows)} bad row(s): nothing was imported from {file}. Correct them, "
+            "or pass --skip-bad to import the good rows.",
+            err=True,
+        )
+        sys.exit(EXIT_DATA_ERRORS)
+    if report.already_imported:
+        click.echo(
+            f"{file} was imported already (same content, SHA-256 {report.sha256[:12]}...): "
+            "nothing to do."
+        )
+        return
+    _print_problems(report.problems)
+    skipped = report.skipped_rows
+    rows = [
+        ("rows read", report.rows_read),
+        ("imported", report.imported),
+        ("already present", report.already_present),
+        ("skipped", len(skipped)),
+    ]
+    click.echo(_table(rows, [f"{kind}", "rows"]))
+    if skipped:
+        click.echo("")
+        click.echo("Skipped rows:")
+        for row in skipped[:limit]:
+            click.echo(f"  row {row}: {report.skipped[row]}")
+        if len(skipped) > limit:
+            click.echo(f"  ... and {len(skipped) - limit} more (--all-rows lists them).")
+    if report.grid_flags:
+        flags = ", ".join(f"{name} {count}" for name, count in report.grid_flags.items())
+        click.echo(f"Grids of the imported incidents: {flags}.")
+    click.echo(f"Imported {report.imported} {kind} into {workspace}.")
+
+
+@cli.command("export")
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.argument("what", type=click.Choice(EXPORT_CHOICES))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write: .geojson (RFC 7946), .gpkg or .csv, in lon/lat.",
+)
+@click.option("--plan", "plan_id", type=int, help="The plan's id (default: the published plan).")
+@click.option(
+    "--households",
+    "include_households",
+    is_flag=True,
+    help="Allow exporting household-level data, which is personal (needed for WHAT=households).",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+def export_command(
+    workspace: Path,
+    what: str,
+    out: Path,
+    plan_id: int | None,
+    include_households: bool,
+    force: bool,
+) -> None:
+    """Write WHAT from the WORKSPACE store to a file.
+
+    WHAT is grids (of a plan), aggregates (per grid: households, persons, buildings,
+    incidents by status and category, median hours to close), incidents (with their grid
+    code) or households (only with --households: household-level data is personal).
+    """
+    from gridmap.transfer import export
+
+    _check_out(out, force)
+    count = export(
+        _workspace(workspace), what, out, plan_id=plan_id, include_households=include_households
+    )
+    click.echo(f"Wrote {count} feature(s) ({what}) to {out}.")
+
+
+@cli.group("plans", invoke_without_command=True)
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.pass_context
+def plans_group(ctx: click.Context, workspace: Path) -> None:
+    """List, make, keep, publish and archive the plan versions of WORKSPACE.
+
+    A plan is kept as a draft (`new` partitions the workspace, `save` keeps a plan file),
+    then published: the published plan gives incidents their grids, and publishing
+    another archives it. Without a subcommand, the plans are listed.
+    """
+    ctx.obj = {"workspace": workspace}
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(plans_list)
+
+
+@plans_group.command("list")
+@click.pass_context
+def plans_list(ctx: click.Context) -> None:
+    """List every plan version: status, author, times, grids and key metrics."""
+    ws = _workspace(ctx.obj["workspace"])
+    table = ws.plans()
+    if table.empty:
+        click.echo("No plans yet. Make one with `gridmap plans WORKSPACE new`.")
+        return
+    rows = [
+        (r.plan_id, r.version, r.status, r.author, r.created_at, r.published_at or "",
+         r.grids, _cell(r.in_range_share), _cell(r.mean_polsby_popper), r.note)
+        for r in table.itertuples(index=False)
+    ]  # fmt: skip
+    headers = ["plan", "version", "status", "author", "created", "published", "grids",
+               "in range", "mean PP", "note"]  # fmt: skip
+    click.echo(_table(rows, headers))
+
+
+@plans_group.command("publish")
+@click.argument("plan_id", type=int)
+@_actor_option
+@click.pass_context
+def plans_publish(ctx: click.Context, plan_id: int, actor: str) -> None:
+    """Publish the draft PLAN_ID: the published plan is archived and open incidents move."""
+    ws = _workspace(ctx.obj["workspace"], actor)
+    moved = ws.publish(plan_id)
+    record = ws.plan(plan_id)
+    click.echo(
+        f"Published plan {plan_id} (version {record.version}); "
+        f"{moved} incident(s) given a new grid."
+    )
+
+
+@plans_group.command("archive")
+@click.argument("plan_id", type=int)
+@_actor_option
+@click.pass_context
+def plans_archive(ctx: click.Context, plan_id: int, actor: str) -> None:
+    """Archive the draft PLAN_ID (a published plan is archived by publishing another)."""
+    ws = _workspace(ctx.obj["workspace"], actor)
+    ws.archive(plan_id)
+    click.echo(f"Archived plan {plan_id}.")
+
+
+@plans_group.command("save")
+@click.argument("plan_file", type=click.Path(path_type=Path))
+@click.option("--id", "id_column", help="Column naming the grids in PLAN_FILE (default: code).")
+@click.option("--note", default="", help="A remark kept with the plan.")
+@_actor_option
+@click.pass_context
+def plans_save(
+    ctx: click.Context, plan_file: Path, id_column: str | None, note: str, actor: str
+) -> None:
+    """Keep PLAN_FILE as a new draft: a plan written by `gridmap partition` or any grids.
+
+    A gridmap plan GeoPackage keeps its building assignments and metrics; for other grid
+    polygons each building goes to the grid holding most of it.
+    """
+    from gridmap.transfer import save_plan_file
+
+    ws = _workspace(ctx.obj["workspace"], actor)
+    plan_id = save_plan_file(ws, plan_file, id_column=id_column, note=note)
+    record = ws.plan(plan_id)
+    click.echo(
+        f"Saved {plan_file} as draft plan {plan_id} (version {record.version}). "
+        f"Publish it with `gridmap plans {ctx.obj['workspace']} publish {plan_id}`."
+    )
+
+
+@plans_group.command("new")
+@_range_options
+@click.option("--grids", type=int, help="Number of grids instead of a target.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the partitioner.")
+@click.option("--note", default="", help="A remark kept with the plan.")
+@click.option("--publish", "publish_now", is_flag=True, help="Publish the new plan at once.")
+@_actor_option
+@click.pass_context
+def plans_new(
+    ctx: click.Context,
+    weight: str,
+    target: float,
+    minimum: float,
+    maximum: float,
+    grids: int | None,
+    seed: int,
+    note: str,
+    publish_now: bool,
+    actor: str,
+) -> None:
+    """Partition the workspace (as `gridmap partition` does) and keep the plan as a draft."""
+    from gridmap.plan import make_plan
+
+    ws = _workspace(ctx.obj["workspace"], actor)
+    with _progress("Partitioning") as advance:
+        plan = make_plan(
+            ws.layers(), target=target, minimum=minimum, maximum=maximum, grids=grids,
+            weight=weight, seed=seed, progress=advance,
+        )  # fmt: skip
+    _print_problems(plan.problems)
+    plan_id = ws.save_plan(plan, note=note)
+    click.echo(_summary_table(plan.summary))
+    click.echo(f"Saved {len(plan.grids)} grids as draft plan {plan_id}.")
+    if publish_now:
+        moved = ws.publish(plan_id)
+        click.echo(f"Published plan {plan_id}; {moved} incident(s) given a new grid.")
+
+
+def _incidents_module() -> Any:
+    try:
+        from gridmap import incidents
+    except ImportError as error:  # pragma: no cover - an installation without the module
+        raise UserError(f"incident commands are not available: {error}.") from None
+    return incidents
+
+
+#: Columns `gridmap incidents list` shows.
+INCIDENT_LIST_COLUMNS = ("id", "status", "category", "priority", "grid_code", "handling_level",
+                         "reported_at", "closed_at")  # fmt: skip
+
+
+@cli.group("incidents", invoke_without_command=True)
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.pass_context
+def incidents_group(ctx: click.Context, workspace: Path) -> None:
+    """List incidents of WORKSPACE, move them through their lifecycle, count them per grid.
+
+    Statuses: reported -> accepted -> in_progress -> resolved -> closed, or rejected /
+    duplicate. Without a subcommand, the newest incidents are listed.
+    """
+    ctx.obj = {"workspace": workspace}
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(incidents_list)
+
+
+@incidents_group.command("list")
+@click.option("--status", multiple=True, help="Keep this status (repeat for several).")
+@click.option("--category", multiple=True, help="Keep this category (repeat for several).")
+@click.option("--grid", multiple=True, help="Keep this grid code (repeat for several).")
+@click.option("--since", help="Reported at or after this date/time, e.g. 2025-11-01.")
+@click.option("--until", help="Reported before this date/time.")
+@click.option("--open", "open_only", is_flag=True, help="Only open incidents.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=20, show_default=True,
+    help="Show at most this many, newest first (0: all).",
+)  # fmt: skip
+@click.pass_context
+def incidents_list(
+    ctx: click.Context,
+    status: tuple[str, ...] = (),
+    category: tuple[str, ...] = (),
+    grid: tuple[str, ...] = (),
+    since: str | None = None,
+    until: str | None = None,
+    open_only: bool = False,
+    limit: int = 20,
+) -> None:
+    """List incidents, newest first, filtered by status, category, grid and time."""
+    module = _incidents_module()
+    ws = _workspace(ctx.obj["workspace"])
+    frame = module.incidents(
+        ws, status=list(status) or None, category=list(category) or None,
+        grid=list(grid) or None, since=since, until=until, open_only=open_only,
+    )  # fmt: skip
+    if frame.empty:
+        click.echo("No incidents match.")
+        return
+    shown = frame.iloc[::-1]
+    if limit:
+        shown = shown.head(limit)
+    columns = [c for c in INCIDENT_LIST_COLUMNS if c in shown.columns]
+    rows = [[_cell(v) for v in r] for r in shown[columns].itertuples(index=False)]
+    click.echo(_table(rows, columns))
+    click.echo(f"{len(shown)} of {len(frame)} incident(s) shown.")
+
+
+@incidents_group.command("transition")
+@click.argument("incident_id")
+@click.argument("status")
+@click.option("--note", default="", help="A remark kept with the change.")
+@click.option("--at", help="When it happened (default: now), e.g. 2025-11-03T14:00.")
+@_actor_option
+@click.pass_context
+def incidents_transition(
+    ctx: click.Context, incident_id: str, status: str, note: str, at: str | None, actor: str
+) -> None:
+    """Move incident INCIDENT_ID to STATUS (one its current status allows)."""
+    module = _incidents_module()
+    ws = _workspace(ctx.obj["workspace"], actor)
+    event = module.transition(ws, incident_id, status, actor=actor, note=note, at=at)
+    before = event.get("from_status") if isinstance(event, dict) else None
+    click.echo(
+        f"Incident {incident_id}: {before or '?'} -> {status}"
+        + (f" at {event.get('at')}" if isinstance(event, dict) and event.get("at") else "")
+        + "."
+    )
+
+
+@incidents_group.command("escalate")
+@click.argument("incident_id")
+@click.option("--note", default="", help="Why, kept in the audit log.")
+@_actor_option
+@click.pass_context
+def incidents_escalate(ctx: click.Context, incident_id: str, note: str, actor: str) -> None:
+    """Hand incident INCIDENT_ID one level up: grid -> community -> street."""
+    module = _incidents_module()
+    ws = _workspace(ctx.obj["workspace"], actor)
+    level = module.escalate(ws, incident_id, actor=actor, note=note)
+    click.echo(f"Incident {incident_id} is now handled by the {level}.")
+
+
+#: Columns `gridmap incidents stats` shows (all are written with --out).
+STATS_COLUMNS = ("code", "community", "period", "households", "total", "open",
+                 "per_1000_households", "median_hours_to_close", "p90_hours_to_close",
+                 "sla_share")  # fmt: skip
+
+
+@incidents_group.command("stats")
+@click.option(
+    "--period", type=click.Choice(["month", "week", "all"]), default="all", show_default=True,
+    help="Count per month, per ISO week, or over the whole time.",
+)  # fmt: skip
+@click.option(
+    "--by", type=click.Choice(["grid", "community"]), default="grid", show_default=True,
+    help="Count per grid or per community of the published plan.",
+)  # fmt: skip
+@click.option("--since", help="Count incidents reported at or after this date/time.")
+@click.option("--until", help="Count incidents reported before this date/time.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every column to this CSV file.",
+)  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+@click.pass_context
+def incidents_stats(
+    ctx: click.Context,
+    period: str,
+    by: str,
+    since: str | None,
+    until: str | None,
+    out: Path | None,
+    force: bool,
+) -> None:
+    """Incidents per grid (or community) of the published plan: counts and time to close."""
+    from gridmap import io
+
+    module = _incidents_module()
+    _check_out(out, force)
+    ws = _workspace(ctx.obj["workspace"])
+    table = module.stats(
+        ws, period=None if period == "all" else period, by=by, since=since, until=until
+    )
+    columns = [c for c in STATS_COLUMNS if c in table.columns]
+    rows = [[_cell(v) for v in r] for r in table[columns].itertuples(index=False)]
+    click.echo(_table(rows, [c.replace("_", " ") for c in columns]))
+    if "total" in table.columns and "closed" in table.columns:
+        click.echo(f"{int(table['total'].sum())} incident(s), {int(table['closed'].sum())} closed.")
+    if out is not None:
+        io.write_csv(table, out)
+        click.echo(f"Wrote {len(table)} row(s) to {out}.")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the ``gridmap`` command (the console-script entry point)."""
     cli.main(args=list(argv) if argv is not None else None, prog_name="gridmap")

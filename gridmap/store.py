@@ -644,8 +644,8 @@ class Workspace:
         self, con: sqlite3.Connection, index: GridIndex, plan_id: int, actor: str | None
     ) -> int:
         rows = con.execute(
-            "SELECT id, geom, grid_code FROM incidents "
-            "WHERE status IN (?, ?, ?) OR grid_code IS NULL",
+            "SELECT id, geom, grid_code, grid_flag FROM incidents "
+            "WHERE status IN (?, ?, ?) OR grid_code IS NULL OR grid_flag IS NULL",
             OPEN_STATUSES,
         ).fetchall()
         if not rows:
@@ -656,7 +656,9 @@ class Workspace:
         result = index.assign(xs, ys)
         codes, flags = result.codes, result.flag_names()
         changes = [
-            (codes[i], flags[i], rows[i][0]) for i in range(len(rows)) if codes[i] != rows[i][2]
+            (codes[i], flags[i], rows[i][0])
+            for i in range(len(rows))
+            if codes[i] != rows[i][2] or rows[i][3] is None
         ]
         con.executemany("UPDATE incidents SET grid_code = ?, grid_flag = ? WHERE id = ?", changes)
         if changes:
