@@ -254,9 +254,23 @@ def _split_face(
         if households[idx].sum() <= cap and len(idx) > 1:
             node[idx] = idx[0]
     _, node = np.unique(node, return_inverse=True)
+    node_geom = np.asarray(
+        [shapely.union_all(cells[node == k]) for k in range(node.max() + 1)], dtype=object
+    )
+    empty = shapely.is_empty(node_geom)
+    if empty.any() and not empty.all():
+        # a building lying outside the face (given to it as the nearest) has no cell in it:
+        # it joins the nearest building that has one
+        full = np.flatnonzero(~empty)
+        tree = shapely.STRtree(node_geom[full])
+        for k in np.flatnonzero(empty):
+            node[node == k] = full[tree.nearest(shapely.union_all(footprints[node == k]))]
+        _, node = np.unique(node, return_inverse=True)
+        node_geom = np.asarray(
+            [shapely.union_all(cells[node == k]) for k in range(node.max() + 1)], dtype=object
+        )
     m = node.max() + 1
     weights = np.bincount(node, weights=households, minlength=m)
-    node_geom = np.asarray([shapely.union_all(cells[node == k]) for k in range(m)], dtype=object)
     adj = _cell_adjacency(node_geom)
     # sweep along the face's longer side
     cx, cy = shapely.get_x(shapely.centroid(node_geom)), shapely.get_y(shapely.centroid(node_geom))

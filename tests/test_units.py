@@ -270,3 +270,24 @@ def test_households_without_building_ids_are_placed_by_point(layers):
     points = gpd.GeoSeries(hh.geometry.values, crs=hh.crs).to_crs(g.crs)
     own = g.geometry.iloc[result.household_unit.loc[hh["id"].astype(str)].to_numpy()]
     assert own.reset_index(drop=True).intersects(points.reset_index(drop=True)).all()
+
+
+def test_a_building_outside_the_street_joins_the_nearest_unit(sample_layers):
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from gridmap.units import build_units
+
+    layers = dict(sample_layers)
+    stray = gpd.GeoDataFrame(
+        {"id": ["BX1"], "floors": [3], "households": [20], "compound_id": [None],
+         "kind": ["lowrise"]},
+        geometry=[shapely.Point(104.1, 30.63).buffer(0.00015)],
+        crs=4326,
+    )  # fmt: skip
+    assert not stray.within(sample_layers["street"].union_all()).any()
+    layers["buildings"] = pd.concat([sample_layers["buildings"], stray], ignore_index=True)
+    units = build_units(layers)
+    assert units.building_unit["BX1"] >= 0
+    assert len(units.building_unit) == len(layers["buildings"])
