@@ -142,7 +142,7 @@ def _choices(
 def _no_incident(incident_id: str) -> InputError:
     return InputError(
         f"there is no incident {incident_id!r} in the workspace.",
-        fix="check the id (list incidents with gridmap.incidents.incidents).",
+        fix="check the id (gridmap incidents WORKSPACE list shows them).",
     )
 
 
