@@ -852,7 +852,14 @@ def _fit_count(
             share = board.weight[fullest] / max(2, round(board.weight[fullest] / target))
             name = _next_code(comm, taken | set(board.names))
             taken.add(name)
-            if not _carve(board, fullest, share, name):
+            if board.weight[fullest] < 2 * minimum:
+                # no grid is big enough to split into two in range (every grid grew a little):
+                # the new grid takes a little from each of several
+                total = sum(board.weight[p] for p in grids)
+                carved = _carve_across(board, comm, total / (len(grids) + 1), name, free)
+            else:
+                carved = _carve(board, fullest, share, name)
+            if not carved:
                 return
         elif len(grids) > wanted:
             free = [p for p in grids if p not in board.locked]
@@ -909,6 +916,54 @@ def _carve(board: _Board, p: int, share: float, name: str) -> bool:
     label = board.new_label(name)
     for u in sorted(carved):
         board.move(u, label)
+    return True
+
+
+def _carve_across(board: _Board, comm: str, share: float, name: str, free: list[int]) -> bool:
+    """Cut a new grid of about ``share`` from several full grids, each giving a little.
+
+    When every grid has grown (no new compound to carve out of one), a new grid where several
+    full grids meet takes their border units, fullest donor first, so that each donor loses
+    only about its excess instead of one grid losing a whole grid's worth.
+    """
+    free_set = set(free)
+    mean = share
+    over = {p for p in free_set if board.weight[p] > mean}
+    if not over:
+        return False
+    # seed: a unit of an over-full grid touching the most other over-full grids
+    best = None
+    for p in sorted(over):
+        for u in sorted(board.members[p]):
+            touching = {board.lab[v] for v in board.nbrs[u]} & over - {p}
+            score = (len(touching), board.weight[p])
+            if (best is None or score > best[0]) and board.can_leave(u):
+                best = (score, u)
+    if best is None:
+        return False
+    label = board.new_label(name)
+    board.move(best[1], label)
+    got = board.w[best[1]]
+    while got < share:
+        frontier = sorted(
+            {v for u in board.members[label] for v in board.nbrs[u]} - board.members[label]
+        )
+        options = []
+        for v in frontier:
+            p = board.lab[v]
+            if p not in free_set or board.weight[p] - board.w[v] < mean - 1e-9:
+                continue  # the donor would fall below the new mean
+            if not board.can_leave(v):
+                continue
+            options.append((-(board.weight[p] - mean), board.cost[v] / (board.w[v] + 1e-3), v))
+        if not options:
+            break
+        options.sort()
+        v = options[0][2]
+        if got + board.w[v] - share > share - got:
+            break
+        board.move(v, label)
+        got += board.w[v]
     return True
 
 
