@@ -748,6 +748,15 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+@cli.command(add_help_option=False, context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def serve(args: tuple[str, ...]) -> None:
+    """Serve the web app: gridmap serve [WORKSPACE] [--host] [--port] [--tiles] (-h: help)."""
+    from web.cli import serve_command
+
+    serve_command.main(list(args), prog_name="gridmap serve")
+
+
 def _summary_table(summary: dict[str, Any]) -> str:
     """The plan's metrics as a two-column table."""
     rows = []

@@ -1,4 +1,4 @@
-"""Pages of the web app. For now: the home page and the health check."""
+"""Pages of the web app: the overview map of the published grids and the health check."""
 
 from __future__ import annotations
 
@@ -8,15 +8,57 @@ from flask import Blueprint, current_app, jsonify, render_template
 from flask.typing import ResponseReturnValue
 
 from gridmap import __version__
+from web import maps
+from web import workspace as store
 
 bp = Blueprint("pages", __name__)
+
+#: Labels drawn inside the map (layer names, tooltips); the page's other words are in the
+#: templates.  Both go through gettext when the Chinese interface comes.
+MAP_LABELS = {
+    "grids": "Grids",
+    "communities": "Communities",
+    "street": "Street",
+    "code": "Grid",
+    "community": "Community",
+    "households": "Households",
+    "persons": "Persons",
+    "open_incidents": "Open incidents",
+}
 
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    """Home page: what is being served."""
-    workspace = Path(current_app.config["WORKSPACE"])
-    return render_template("index.html", workspace=workspace, version=__version__)
+    """Overview: the street, its communities and the published grids coloured by households."""
+    record = store.published()
+    table = store.grid_table(record.plan_id)
+    shapes = store.display_grids(record.plan_id).copy()
+    shapes["open_incidents"] = table["open_incidents"].to_numpy()
+    outline = store.outline()
+    bounds = maps.classes(table["households"].tolist())
+    m = maps.overview_map(
+        shapes,
+        outline["street"],
+        outline["communities"],
+        tiles=current_app.config["TILES"],
+        attribution=current_app.config["TILES_ATTRIBUTION"],
+        labels=MAP_LABELS,
+        bounds=bounds,
+    )
+    root = m.get_root()
+    root.render()
+    return render_template(
+        "overview.html",
+        version=__version__,
+        workspace=store.state().path,
+        plan=record,
+        grids=table.to_dict("records"),
+        totals=table[["households", "persons", "open_incidents"]].sum().to_dict(),
+        legend=maps.legend(bounds),
+        map_header=root.header.render(),
+        map_html=root.html.render(),
+        map_script=root.script.render(),
+    )
 
 
 @bp.get("/health")

@@ -1,0 +1,113 @@
+import re
+
+import pytest
+
+from gridmap.store import Workspace
+
+CDN = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def app(make_app, street_copy):
+    return make_app(street_copy)
+
+
+@pytest.fixture(scope="module")
+def page(app):
+    response = app.test_client().get("/")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+@pytest.fixture(scope="module")
+def grid_codes(street_copy):
+    ws = Workspace(street_copy)
+    codes = list(ws.plan_grids(ws.published().plan_id)["code"])
+    ws.close()
+    return codes
+
+
+def test_overview_draws_a_leaflet_map(page):
+    assert 'class="folium-map"' in page
+    assert "L.map(" in page
+    assert "L.geoJson(" in page or "L.geoJSON(" in page
+
+
+def test_overview_inlines_one_feature_per_grid(page, geojson_layers, grid_codes):
+    layers = geojson_layers(page)
+    grids = [layer for layer in layers if "households" in layer["features"][0]["properties"]]
+    assert len(grids) == 1
+    features = grids[0]["features"]
+    assert sorted(f["properties"]["code"] for f in features) == sorted(grid_codes)
+    assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in features)
+    assert all(f["properties"]["fill"].startswith("#") for f in features)
+    # the street outline and the community lines come along
+    assert len(layers) == 3
+
+
+def test_overview_geometry_is_light(page, geojson_layers):
+    for layer in geojson_layers(page):
+        for feature in layer["features"]:
+            text = str(feature["geometry"]["coordinates"])
+            decimals = [len(d) for d in re.findall(r"\.(\d+)", text)]
+            assert max(decimals) <= 6
+    assert len(page) < 1_500_000
+
+
+def test_overview_table_lists_every_grid(page, grid_codes):
+    rows = re.findall(r'<tr data-code="(\d+)">', page)
+    assert sorted(rows) == sorted(grid_codes)
+    assert "data-sortable" in page
+    assert "table-sort.js" in page
+
+
+def test_overview_has_a_legend_and_tooltips(page):
+    assert 'id="legend"' in page
+    assert page.count('class="gm-swatch"') == 5
+    assert "GeoJsonTooltip" in page or "bindTooltip" in page
+    for label in ("Households", "Persons", "Community", "Open incidents"):
+        assert label in page
+
+
+def test_overview_loads_no_script_or_style_from_outside(page):
+    assert not CDN.findall(page)
+    for url in re.findall(r'(?:src|href)="([^"]+)"', page):
+        assert url.startswith("/"), url
+    for needed in ("/vendor/leaflet/leaflet.js", "/vendor/leaflet/leaflet.css"):
+        assert needed in page
+
+
+def test_every_asset_of_the_page_is_served(app, page):
+    client = app.test_client()
+    urls = re.findall(r'(?:src|href)="(/[^"]+)"', page)
+    assert len(urls) >= 4
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        response.close()
+
+
+def test_osm_tiles_by_default(page):
+    assert "tile.openstreetmap.org" in page
+
+
+def test_no_tiles_leaves_no_outside_url(make_app, street_copy):
+    page = make_app(street_copy, TILES="none").test_client().get("/").get_data(as_text=True)
+    assert "L.tileLayer(" not in page
+    assert "openstreetmap" not in page
+    assert not re.search(r"https?://", page)
+
+
+def test_local_tile_server(make_app, street_copy):
+    url = "http://tiles.example.lan/{z}/{x}/{y}.png"
+    app = make_app(street_copy, TILES=url, TILES_ATTRIBUTION="Tiles: city GIS office")
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert url in page
+    assert "Tiles: city GIS office" in page
+    assert "openstreetmap" not in page
+
+
+@pytest.mark.parametrize("tiles", ["google", "http://tiles.lan/tile.png", ""])
+def test_bad_tiles_are_refused_at_start(make_app, street_copy, tiles):
+    with pytest.raises(ValueError, match="TILES"):
+        make_app(street_copy, TILES=tiles)

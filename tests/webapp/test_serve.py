@@ -1,0 +1,46 @@
+import flask
+import pytest
+from click.testing import CliRunner
+
+from web.cli import serve_command
+
+
+@pytest.fixture
+def served(monkeypatch):
+    calls = []
+
+    def fake_run(app, host=None, port=None, debug=None, **options):
+        calls.append({"app": app, "host": host, "port": port, "debug": debug})
+
+    monkeypatch.setattr(flask.Flask, "run", fake_run)
+    return calls
+
+
+def test_serve_builds_the_app_and_listens(served, street_copy):
+    args = [str(street_copy), "--port", "5055", "--tiles", "none"]
+    result = CliRunner().invoke(serve_command, args)
+    assert result.exit_code == 0, result.output
+    [call] = served
+    assert call["host"] == "127.0.0.1" and call["port"] == 5055 and not call["debug"]
+    assert call["app"].config["TILES"] == "none"
+    assert call["app"].config["WORKSPACE"] == str(street_copy)
+    assert "http://127.0.0.1:5055/" in result.output
+
+
+def test_serve_refuses_bad_tiles(served, street_copy):
+    result = CliRunner().invoke(serve_command, [str(street_copy), "--tiles", "google"])
+    assert result.exit_code != 0
+    assert "TILES" in result.output and not served
+
+
+def test_serve_refuses_a_missing_workspace(served, tmp_path):
+    result = CliRunner().invoke(serve_command, [str(tmp_path / "none.gpkg")])
+    assert result.exit_code != 0
+    assert "does not exist" in result.output and not served
+
+
+def test_serve_help_names_the_options():
+    result = CliRunner().invoke(serve_command, ["-h"])
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--tiles"):
+        assert option in result.output

@@ -1,0 +1,82 @@
+import hashlib
+import logging
+import shutil
+
+import pytest
+
+from gridmap.store import Workspace
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def first_start(tmp_path_factory, sample_workspace):
+    """Start the app on the committed sample: it must work on a copy in the instance folder."""
+    from web import create_app
+
+    before = _digest(sample_workspace), sample_workspace.stat().st_mtime_ns
+    instance = tmp_path_factory.mktemp("instance")
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    app_logger = logging.getLogger("web")
+    app_logger.addHandler(handler)
+    try:
+        app = create_app({"TESTING": True, "INSTANCE_PATH": str(instance)})
+    finally:
+        app_logger.removeHandler(handler)
+    after = _digest(sample_workspace), sample_workspace.stat().st_mtime_ns
+    return app, instance, before, after, [r.getMessage() for r in records]
+
+
+def test_the_default_workspace_is_a_copy_in_the_instance_folder(first_start):
+    app, instance, *_ = first_start
+    assert app.config["WORKSPACE"] == str(instance / "sample_street.gpkg")
+    assert (instance / "sample_street.gpkg").is_file()
+
+
+def test_the_committed_sample_is_never_written(first_start, sample_workspace):
+    _, instance, before, after, _ = first_start
+    assert before == after
+    assert not sample_workspace.with_name(sample_workspace.name + "-wal").exists()
+
+
+def test_a_plan_is_made_and_published_at_first_start(first_start):
+    app, instance, *_, messages = first_start
+    ws = Workspace(instance / "sample_street.gpkg")
+    record = ws.published()
+    assert record is not None and record.note == "made at first start"
+    assert len(ws.plan_grids(record.plan_id)) > 50
+    assert any("made at first start" in m for m in messages)
+    response = app.test_client().get("/api/plans")
+    assert [p["status"] for p in response.get_json()["plans"]] == ["published"]
+
+
+def test_a_second_start_reuses_the_copy_and_its_plan(first_start):
+    from web import create_app
+
+    app, instance, *_ = first_start
+    again = create_app({"TESTING": True, "INSTANCE_PATH": str(instance)})
+    assert again.config["WORKSPACE"] == app.config["WORKSPACE"]
+    plans = again.test_client().get("/api/plans").get_json()["plans"]
+    assert len(plans) == 1
+
+
+def test_the_sample_named_explicitly_is_also_copied(tmp_path, sample_workspace, published_gpkg):
+    from web import create_app
+
+    shutil.copyfile(published_gpkg, tmp_path / "sample_street.gpkg")  # skip making a plan
+    app = create_app({"WORKSPACE": str(sample_workspace), "INSTANCE_PATH": str(tmp_path)})
+    assert app.config["WORKSPACE"] == str(tmp_path / "sample_street.gpkg")
+
+
+def test_a_file_that_is_not_a_workspace_is_refused_at_start(tmp_path):
+    from gridmap.errors import InputError
+    from web import create_app
+
+    bad = tmp_path / "bad.gpkg"
+    bad.write_text("not a geopackage")
+    with pytest.raises(InputError):
+        create_app({"WORKSPACE": str(bad), "INSTANCE_PATH": str(tmp_path)})

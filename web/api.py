@@ -1,0 +1,125 @@
+"""The JSON API: plans, the published plan's grids (GeoJSON) and grid look-up by lon/lat.
+
+Errors are JSON ``{"error", "message", "fix"}`` with a 4xx or 5xx status, never HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import shapely
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from web import workspace as store
+from web.errors import ApiError
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+#: Decimals of lon/lat kept in API geometries (7: about 1 cm).
+API_DECIMALS = 7
+
+#: Grid properties returned by the API, in order.
+GRID_FIELDS = ("code", "community", "community_name", "households", "persons", "buildings",
+               "area_m2", "polsby_popper", "open_incidents")  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready Python value: numpy scalars unwrapped, NaN and infinities as ``None``."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    return json.loads(frame.to_json(orient="records", force_ascii=False))
+
+
+@bp.get("/plans")
+def plans() -> ResponseReturnValue:
+    """Every plan version of the workspace: id, version, status, author, times, grids, metrics."""
+    table = store.workspace().plans()
+    return jsonify(plans=_records(table))
+
+
+def _grid_rows() -> tuple[int, Any]:
+    record = store.published()
+    grids = store.grids(record.plan_id).copy()
+    counts = store.open_incidents()
+    grids["open_incidents"] = [counts.get(str(c), 0) for c in grids["code"]]
+    return record.plan_id, grids
+
+
+def _properties(row: Any) -> dict[str, Any]:
+    return {name: _plain(row[name]) for name in GRID_FIELDS if name in row}
+
+
+@bp.get("/grids")
+def grids() -> ResponseReturnValue:
+    """The published plan's grids as an RFC 7946 GeoJSON FeatureCollection (lon/lat)."""
+    plan_id, frame = _grid_rows()
+    geoms = shapely.set_precision(frame.geometry.to_numpy(), 10.0**-API_DECIMALS)
+    geoms = shapely.orient_polygons(geoms, exterior_cw=False)  # after: GEOS may turn rings
+    features = []
+    for (_, row), geom in zip(frame.iterrows(), geoms, strict=True):
+        features.append(
+            {
+                "type": "Feature",
+                "id": str(row["code"]),
+                "geometry": None if geom is None else shapely.geometry.mapping(geom),
+                "properties": _properties(row),
+            }
+        )
+    body = {"type": "FeatureCollection", "features": features, "plan_id": plan_id}
+    response = jsonify(body)
+    response.mimetype = "application/geo+json"
+    return response
+
+
+@bp.get("/grids/<code>")
+def grid(code: str) -> ResponseReturnValue:
+    """One grid of the published plan: its properties (no geometry); 404 for an unknown code."""
+    plan_id, frame = _grid_rows()
+    match = frame[frame["code"].astype(str) == code]
+    if match.empty:
+        raise ApiError(
+            404,
+            f"there is no grid {code!r} in the published plan.",
+            fix="list the grids with GET /api/grids (codes have 15 digits).",
+        )
+    return jsonify(plan_id=plan_id, **_properties(match.iloc[0]))
+
+
+def _coordinate(name: str, limit: float) -> float:
+    raw = request.args.get(name)
+    fix = "give lat and lon in decimal degrees (WGS84), e.g. /api/lookup?lat=30.65&lon=104.06."
+    if raw is None or not raw.strip():
+        raise ApiError(400, f"{name} is missing.", fix=fix)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ApiError(400, f"{name}={raw!r} is not a number.", fix=fix) from None
+    if not math.isfinite(value) or not -limit <= value <= limit:
+        raise ApiError(400, f"{name}={raw} is outside -{limit:g}..{limit:g} degrees.", fix=fix)
+    return value
+
+
+@bp.get("/lookup")
+def lookup() -> ResponseReturnValue:
+    """The published plan's grid holding a point (``lat``, ``lon`` in WGS84 degrees).
+
+    Answers ``code`` (``null`` outside every grid), ``flag`` (``inside``, ``snapped`` within
+    the index's tolerance, ``unassigned``) and ``distance_m`` to the grid (0 inside).
+    """
+    lat = _coordinate("lat", 90.0)
+    lon = _coordinate("lon", 180.0)
+    record = store.published()
+    code, flag, distance = store.workspace().grid_index().lookup(lon, lat)
+    return jsonify(
+        lat=lat, lon=lon, code=code, flag=flag, distance_m=_plain(round(distance, 1)),
+        plan_id=record.plan_id,
+    )  # fmt: skip

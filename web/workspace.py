@@ -1,0 +1,250 @@
+"""The workspace the app serves: opened once per app, with a published plan and display caches.
+
+:func:`init_app` runs in :func:`web.create_app`: it picks the workspace file (a working copy of
+the committed sample unless told otherwise), opens one :class:`gridmap.store.Workspace` for the
+app (the store keeps one SQLite connection per thread) and publishes the default plan when the
+workspace has none.  Views reach it through :func:`workspace` and :func:`published`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from flask import Flask, current_app
+
+from gridmap.crs import local_metric_crs
+from gridmap.errors import GridmapError
+from gridmap.store import OPEN_STATUSES, PlanRecord, Workspace, _blob_geometry
+from web.errors import ApiError
+
+#: Key of the app's state in ``app.extensions``.
+EXTENSION = "gridmap"
+
+#: Name of the working copy of the sample street in the instance folder.
+SAMPLE_COPY = "sample_street.gpkg"
+
+#: Metres within which geometries are simplified for display.
+DISPLAY_TOLERANCE_M = 1.0
+
+#: Decimals kept in displayed lon/lat coordinates (6: about 0.1 m).
+DISPLAY_DECIMALS = 6
+
+
+@dataclass
+class WebState:
+    """What one app keeps about its workspace: the store and caches of display geometry."""
+
+    path: Path
+    ws: Workspace | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    def cached(self, key: Any, make: Any) -> Any:
+        """The value cached under ``key``, made by ``make()`` on first use."""
+        with self.lock:
+            if key not in self.cache:
+                self.cache[key] = make()
+            return self.cache[key]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def working_copy(app: Flask, sample: Path) -> Path:
+    """The working copy of the sample street in the instance folder, copied on first use."""
+    target = Path(app.instance_path) / SAMPLE_COPY
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+        shutil.copyfile(sample, partial)
+        os.replace(partial, target)  # atomic: a second process never sees half a file
+        app.logger.info("copied the sample street to %s", target)
+    return target
+
+
+def ensure_published(app: Flask, ws: Workspace) -> PlanRecord | None:
+    """The published plan; on first start, make the default plan and publish it."""
+    record = ws.published()
+    if record is not None:
+        return record
+    from gridmap.plan import make_plan
+
+    app.logger.warning("%s has no published plan: making the default plan...", ws.path.name)
+    try:
+        plan_id = ws.save_plan(make_plan(ws.layers()), note="made at first start")
+        ws.publish(plan_id)
+    except GridmapError as error:
+        app.logger.error("could not make a plan for %s: %s", ws.path, error)
+        return None
+    record = ws.published()
+    app.logger.warning(
+        "published plan %s (version %s) with %s grids, made at first start",
+        record.plan_id,
+        record.version,
+        len(ws.plan_grids(record.plan_id)),
+    )
+    return record
+
+
+def init_app(app: Flask, sample: Path) -> WebState:
+    """Open the app's workspace (see the module docstring) and keep it in ``app.extensions``."""
+    configured = app.config.get("WORKSPACE")
+    if not configured or _same_file(Path(configured), sample):
+        path = working_copy(app, sample)
+    else:
+        path = Path(configured)
+    app.config["WORKSPACE"] = str(path)
+    state = WebState(path)
+    if path.is_file():
+        state.ws = Workspace(path, actor="web")
+        ensure_published(app, state.ws)
+        app.logger.info("serving the workspace %s", path)
+    else:
+        app.logger.error("the workspace %s does not exist", path)
+    app.extensions[EXTENSION] = state
+    return state
+
+
+def state() -> WebState:
+    """The current app's :class:`WebState`."""
+    return current_app.extensions[EXTENSION]
+
+
+def workspace() -> Workspace:
+    """The current app's workspace; 503 when its file is missing."""
+    current = state()
+    if current.ws is None:
+        raise ApiError(
+            503,
+            f"the workspace {current.path.name} does not exist.",
+            fix="set WORKSPACE to a street workspace GeoPackage (gridmap sample makes one).",
+        )
+    return current.ws
+
+
+def published() -> PlanRecord:
+    """The published plan of the current app's workspace; 503 when there is none."""
+    record = workspace().published()
+    if record is None:
+        raise ApiError(
+            503,
+            "no plan is published in this workspace.",
+            fix="publish a plan (gridmap plans publish) and reload.",
+        )
+    return record
+
+
+# ------------------------------------------------------------------ display data
+
+
+def for_display(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` in lon/lat, simplified to :data:`DISPLAY_TOLERANCE_M` and rounded.
+
+    Light enough to inline in a page: shapes are simplified in a local metric CRS (keeping
+    their topology) and coordinates rounded to :data:`DISPLAY_DECIMALS` decimals.
+    """
+    if frame.empty:
+        return frame.to_crs(4326)
+    metric = frame.to_crs(local_metric_crs(frame))
+    simple = metric.geometry.simplify(DISPLAY_TOLERANCE_M, preserve_topology=True)
+    lonlat = gpd.GeoSeries(simple, crs=metric.crs).to_crs(4326).to_numpy()
+    rounded = shapely.transform(lonlat, lambda xy: np.round(xy, DISPLAY_DECIMALS))
+    out = frame.drop(columns=frame.geometry.name).copy()
+    return gpd.GeoDataFrame(out, geometry=list(rounded), crs=4326)
+
+
+def read_layer(ws: Workspace, name: str) -> gpd.GeoDataFrame | None:
+    """A feature layer of the workspace read through the store's SQLite connection.
+
+    Not through GDAL: GDAL brings its own SQLite, and two SQLite libraries on one file in one
+    process lose each other's locks (``disk I/O error``) while the store's connections are
+    open in other threads.  ``None`` when the layer is missing.
+    """
+    con = ws.connect()
+    row = con.execute(
+        "SELECT c.column_name, s.organization, s.organization_coordsys_id "
+        "FROM gpkg_geometry_columns c JOIN gpkg_spatial_ref_sys s ON s.srs_id = c.srs_id "
+        "WHERE c.table_name = ?",
+        (name,),
+    ).fetchone()
+    if row is None:
+        return None
+    column, organization, srs = row
+    table = pd.read_sql_query(f'SELECT * FROM "{name}"', con)
+    blobs = table.pop(column)
+    table = table.drop(columns=["fid"], errors="ignore")
+    crs = f"{organization}:{srs}" if organization else 4326
+    geoms = [_blob_geometry(blob) for blob in blobs]
+    return gpd.GeoDataFrame(table, geometry=geoms, crs=crs)
+
+
+def outline() -> dict[str, gpd.GeoDataFrame | None]:
+    """The street and its communities, for display (read once per app)."""
+    ws = workspace()
+
+    def make() -> dict[str, gpd.GeoDataFrame | None]:
+        layers = {name: read_layer(ws, name) for name in ("street", "communities")}
+        return {k: None if v is None else for_display(v) for k, v in layers.items()}
+
+    return state().cached("outline", make)
+
+
+def community_names() -> dict[str, str]:
+    """Community code -> name (the code itself when the layer has no names)."""
+    communities = outline()["communities"]
+    if communities is None or "code" not in communities:
+        return {}
+    names = communities["name"] if "name" in communities else communities["code"]
+    return {str(c): str(n) for c, n in zip(communities["code"], names, strict=True)}
+
+
+def grids(plan_id: int) -> gpd.GeoDataFrame:
+    """The grids of a plan with their community names, exact geometry (cached per plan)."""
+    ws = workspace()
+
+    def make() -> gpd.GeoDataFrame:
+        frame = ws.plan_grids(plan_id)
+        names = community_names()
+        community = frame["community"].astype(str)
+        frame.insert(2, "community_name", community.map(names).fillna(community))
+        return frame
+
+    return state().cached(("grids", int(plan_id)), make)
+
+
+def display_grids(plan_id: int) -> gpd.GeoDataFrame:
+    """The grids of a plan for display (simplified, rounded; cached per plan)."""
+    return state().cached(("display", int(plan_id)), lambda: for_display(grids(plan_id)))
+
+
+def open_incidents() -> dict[str, int]:
+    """Open incidents per grid code of the published plan (publishing re-assigns them)."""
+    con = workspace().connect()
+    marks = ", ".join("?" * len(OPEN_STATUSES))
+    rows = con.execute(
+        f"SELECT grid_code, count(*) FROM incidents WHERE status IN ({marks}) "
+        "AND grid_code IS NOT NULL GROUP BY grid_code",
+        OPEN_STATUSES,
+    ).fetchall()
+    return {str(code): int(count) for code, count in rows}
+
+
+def grid_table(plan_id: int) -> pd.DataFrame:
+    """One row per grid: code, community, households, persons, buildings, area, open incidents."""
+    frame = pd.DataFrame(grids(plan_id).drop(columns="geometry"))
+    counts = open_incidents()
+    frame["open_incidents"] = [counts.get(str(c), 0) for c in frame["code"]]
+    return frame
