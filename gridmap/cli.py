@@ -36,8 +36,33 @@ class UserError(click.ClickException):
     exit_code = EXIT_USAGE
 
 
+#: Entry-point group through which other packages add commands (the web app adds ``serve``),
+#: so that the engine never imports them.
+PLUGIN_GROUP = "gridmap.commands"
+
+
+def _plugins() -> dict[str, Any]:
+    """Entry points of :data:`PLUGIN_GROUP` by command name (not loaded yet)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
+
+
 class _Group(click.Group):
-    """A command group that turns gridmap errors into clean messages."""
+    """A command group that turns gridmap errors into clean messages.
+
+    Commands of other installed packages (:data:`PLUGIN_GROUP` entry points) are listed with
+    the built-in ones and imported only when run or asked for help.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(_plugins()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None and name in (plugins := _plugins()):
+            command = plugins[name].load()
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -746,15 +771,6 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
-
-
-@cli.command(add_help_option=False, context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def serve(args: tuple[str, ...]) -> None:
-    """Serve the web app: gridmap serve [WORKSPACE] [--host] [--port] [--tiles] (-h: help)."""
-    from web.cli import serve_command
-
-    serve_command.main(list(args), prog_name="gridmap serve")
 
 
 def _summary_table(summary: dict[str, Any]) -> str:

@@ -44,3 +44,15 @@ def test_serve_help_names_the_options():
     assert result.exit_code == 0
     for option in ("--host", "--port", "--tiles"):
         assert option in result.output
+
+
+def test_gridmap_command_offers_serve_through_its_plugin_entry_point():
+    from click.testing import CliRunner
+
+    from gridmap.cli import cli
+
+    listing = CliRunner().invoke(cli, ["--help"])
+    assert listing.exit_code == 0 and "serve" in listing.output
+    result = CliRunner().invoke(cli, ["serve", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--tiles" in result.output and "WORKSPACE" in result.output
