@@ -446,6 +446,29 @@ class Workspace:
         self.close()  # GDAL reads the file on its own; let it see every committed change
         return io.read_workspace(self.path)
 
+    def read_layer(self, name: str) -> gpd.GeoDataFrame | None:
+        """A feature layer read through the store's own SQLite connection (``None``: missing).
+
+        Prefer it to GDAL (:meth:`layers`) in a process that keeps store connections open in
+        other threads: GDAL brings its own SQLite, and two SQLite libraries on one file in one
+        process lose each other's locks (``disk I/O error``).
+        """
+        con = self.connect()
+        row = con.execute(
+            "SELECT c.column_name, s.organization, s.organization_coordsys_id "
+            "FROM gpkg_geometry_columns c JOIN gpkg_spatial_ref_sys s ON s.srs_id = c.srs_id "
+            "WHERE c.table_name = ?",
+            (name,),
+        ).fetchone()
+        if row is None:
+            return None
+        column, organization, srs = row
+        table = pd.read_sql_query(f'SELECT * FROM "{name}"', con)
+        blobs = table.pop(column)
+        table = table.drop(columns=["fid"], errors="ignore")
+        crs = f"{organization}:{srs}" if organization else _SRS_WGS84
+        return gpd.GeoDataFrame(table, geometry=[_blob_geometry(b) for b in blobs], crs=crs)
+
     # -------------------------------------------------------------- plans
 
     def save_plan(self, plan: Plan, *, note: str = "", actor: str | None = None) -> int:

@@ -301,3 +301,14 @@ def test_intake_refuses_unknown_values_and_final_incidents_without_closing_time(
         geometry=point, crs=4326,
     )  # fmt: skip
     assert ws.add_incidents(done)["added"].item()
+
+
+def test_layers_read_through_the_store_match_gdal(workspace, sample_layers):
+    ws, _, _ = workspace
+    communities = ws.read_layer("communities")
+    assert communities.crs.to_epsg() == 4326
+    assert sorted(communities["code"]) == sorted(sample_layers["communities"]["code"])
+    ours = communities.sort_values("code").geometry.reset_index(drop=True)
+    theirs = sample_layers["communities"].sort_values("code").geometry.reset_index(drop=True)
+    assert ours.geom_equals_exact(theirs, tolerance=1e-9).all()
+    assert ws.read_layer("no_such_layer") is None

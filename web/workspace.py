@@ -23,7 +23,7 @@ from flask import Flask, current_app
 
 from gridmap.crs import local_metric_crs
 from gridmap.errors import GridmapError
-from gridmap.store import OPEN_STATUSES, PlanRecord, Workspace, _blob_geometry
+from gridmap.store import OPEN_STATUSES, PlanRecord, Workspace
 from web.errors import ApiError
 
 #: Key of the app's state in ``app.extensions``.
@@ -167,28 +167,8 @@ def for_display(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def read_layer(ws: Workspace, name: str) -> gpd.GeoDataFrame | None:
-    """A feature layer of the workspace read through the store's SQLite connection.
-
-    Not through GDAL: GDAL brings its own SQLite, and two SQLite libraries on one file in one
-    process lose each other's locks (``disk I/O error``) while the store's connections are
-    open in other threads.  ``None`` when the layer is missing.
-    """
-    con = ws.connect()
-    row = con.execute(
-        "SELECT c.column_name, s.organization, s.organization_coordsys_id "
-        "FROM gpkg_geometry_columns c JOIN gpkg_spatial_ref_sys s ON s.srs_id = c.srs_id "
-        "WHERE c.table_name = ?",
-        (name,),
-    ).fetchone()
-    if row is None:
-        return None
-    column, organization, srs = row
-    table = pd.read_sql_query(f'SELECT * FROM "{name}"', con)
-    blobs = table.pop(column)
-    table = table.drop(columns=["fid"], errors="ignore")
-    crs = f"{organization}:{srs}" if organization else 4326
-    geoms = [_blob_geometry(blob) for blob in blobs]
-    return gpd.GeoDataFrame(table, geometry=geoms, crs=crs)
+    """A feature layer of the workspace, read through the store (not GDAL; ``None``: missing)."""
+    return ws.read_layer(name)
 
 
 def outline() -> dict[str, gpd.GeoDataFrame | None]:
