@@ -58,7 +58,7 @@ def test_engine_never_imports_the_web_layer(path):
 FLOW = [
     "errors", "schema", "crs", "io", "layers", "units", "graph", "metrics", "partition",
     "coding", "index", "plan", "compare", "edit", "redraw", "store", "incidents", "transfer",
-    "sample", "cli",
+    "hotspots", "sample", "cli",
 ]  # fmt: skip
 
 
