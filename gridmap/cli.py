@@ -1237,3 +1237,115 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@cli.group("users", invoke_without_command=True)
+@click.argument("workspace", type=click.Path(path_type=Path))
+@click.pass_context
+def users_group(ctx: click.Context, workspace: Path) -> None:
+    """Manage who may log in to the web app for WORKSPACE, and the API tokens of intake clients.
+
+    Roles: viewer (maps, grids, aggregates), editor (also redraws, publishes, moves incidents
+    and exports household data), admin (also users). Without a subcommand, users are listed.
+    """
+    ctx.obj = {"workspace": workspace}
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(users_list)
+
+
+@users_group.command("list")
+@click.pass_context
+def users_list(ctx: click.Context) -> None:
+    """List the users and the API tokens (never their secrets)."""
+    from gridmap import accounts
+
+    ws = _workspace(ctx.obj["workspace"])
+    table = accounts.users(ws)
+    if table.empty:
+        click.echo("No users yet. Add one with `gridmap users WORKSPACE add NAME --role admin`.")
+    else:
+        rows = [(r.name, r.role, r.created_at, "disabled" if r.disabled else "active")
+                for r in table.itertuples(index=False)]  # fmt: skip
+        click.echo(_table(rows, ["user", "role", "created", "state"]))
+    live = accounts.tokens(ws)
+    if not live.empty:
+        rows = [(r.label, r.role, r.created_at, r.created_by, r.revoked_at or "live")
+                for r in live.itertuples(index=False)]  # fmt: skip
+        click.echo("\n" + _table(rows, ["token", "role", "created", "by", "state"]))
+
+
+@users_group.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "editor", "admin"]),
+    default="viewer",
+    show_default=True,
+    help="What the user may do.",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input instead of asking for it.",
+)
+@click.option("--replace", is_flag=True, help="Reset the password and role of an existing user.")
+@_actor_option
+@click.pass_context
+def users_add(
+    ctx: click.Context, name: str, role: str, password_stdin: bool, replace: bool, actor: str
+) -> None:
+    """Add user NAME (the password is asked for twice, or read with --password-stdin)."""
+    from gridmap import accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    ws = _workspace(ctx.obj["workspace"], actor)
+    account = accounts.add_user(ws, name, password, role, replace=replace)
+    click.echo(f"User {account.name} ({account.role}) can log in now.")
+
+
+@users_group.command("remove")
+@click.argument("name")
+@_actor_option
+@click.pass_context
+def users_remove(ctx: click.Context, name: str, actor: str) -> None:
+    """Disable user NAME: no more log-ins (kept for the audit log)."""
+    from gridmap import accounts
+
+    accounts.remove_user(_workspace(ctx.obj["workspace"], actor), name)
+    click.echo(f"User {name} is disabled.")
+
+
+@users_group.command("token")
+@click.argument("label")
+@click.option(
+    "--role",
+    type=click.Choice(["intake", "viewer", "editor", "admin"]),
+    default="intake",
+    show_default=True,
+    help="intake: report incidents only.",
+)
+@_actor_option
+@click.pass_context
+def users_token(ctx: click.Context, label: str, role: str, actor: str) -> None:
+    """Create an API token for an intake client named LABEL; it is shown only once."""
+    from gridmap import accounts
+
+    token = accounts.create_token(_workspace(ctx.obj["workspace"], actor), label, role, by=actor)
+    click.echo(f"Token for {label} ({role}); keep it, it is not shown again:\n{token}")
+
+
+@users_group.command("revoke")
+@click.argument("label")
+@_actor_option
+@click.pass_context
+def users_revoke(ctx: click.Context, label: str, actor: str) -> None:
+    """Revoke the API tokens labelled LABEL."""
+    from gridmap import accounts
+
+    count = accounts.revoke_token(_workspace(ctx.obj["workspace"], actor), label, by=actor)
+    if not count:
+        raise UserError(f"no live token is labelled {label!r}; list them: gridmap users WORKSPACE")
+    click.echo(f"Revoked {count} token(s) labelled {label}.")

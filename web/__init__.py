@@ -13,7 +13,18 @@ it.  Settings (``app.config``, also read from ``GRIDMAP_*`` environment variable
 ``TILES_ATTRIBUTION``
     The attribution shown for a tile server given by URL.
 ``MAX_CONTENT_LENGTH``
-    The upload limit in bytes.
+    The upload limit in bytes (default 50 MB); bigger uploads are refused with 413.
+``SECRET_KEY``
+    Signs the session cookies.  Unset, a random key is made once and kept in the instance
+    folder (``instance/secret_key``, readable by its owner only), so sessions survive restarts.
+``SESSION_COOKIE_SECURE``
+    ``"auto"`` (default: Secure on HTTPS requests), ``True`` or ``False``.
+``PROXY_FIX``
+    Trust one reverse proxy's ``X-Forwarded-*`` headers (set it behind nginx with TLS).
+
+People log in (see :mod:`web.auth`); the working copy of the sample street gets demo accounts
+(``admin``, ``editor``, ``viewer``, each with the password ``<name>-demo``), shown on the log-in
+page.  Other workspaces get their users from ``gridmap users WORKSPACE add NAME --role ROLE``.
 
 A workspace with no published plan gets one on first start (the default plan of
 :func:`gridmap.plan.make_plan`, published at once; this takes a few seconds).
@@ -24,13 +35,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask
 from werkzeug.exceptions import HTTPException
 
 from gridmap import __version__
 from gridmap.errors import GridmapError
-from web import workspace
-from web.errors import ApiError
+from web import auth, workspace
+from web.errors import ApiError, error_response
 from web.maps import check_tiles
 
 DEFAULT_WORKSPACE = Path(__file__).resolve().parents[1] / "sample_data" / "sample_street.gpkg"
@@ -66,13 +77,35 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         TILES="osm",
         TILES_ATTRIBUTION="Base map: local tile server",
         MAX_CONTENT_LENGTH=50 * 1024 * 1024,
+        **auth.DEFAULTS,
     )
     app.config.from_prefixed_env("GRIDMAP")
     app.config.from_mapping(config)
     app.json.sort_keys = False
     check_tiles(app.config["TILES"])
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    if app.config.get("PROXY_FIX"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from web import api, assets, pages
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    from web import api, assets, i18n, pages
+
+    state = workspace.init_app(app, DEFAULT_WORKSPACE)
+    if state.demo and state.ws is not None:
+        auth.seed_demo_accounts(state.ws)
+    i18n.init_app(app)
+    auth.init_app(app)
+
+    @app.context_processor
+    def frame() -> dict[str, Any]:
+        """What every page's frame shows: version, workspace, the pages that exist."""
+        return {
+            "version": __version__,
+            "workspace": workspace.state().path,
+            "nav_endpoints": set(app.view_functions),
+        }
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
@@ -80,27 +113,49 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> tuple[Any, int]:
-        """Answer a refused request as JSON: the error, what was wrong and how to fix it."""
-        return jsonify(error=error.name, message=error.description, fix=error.fix), error.code
+        """Answer a refused request: what was wrong and how to fix it (JSON or a page)."""
+        return error_response(error.code or 400, error.description or "", error.fix)
 
     @app.errorhandler(GridmapError)
     def gridmap_error(error: GridmapError) -> tuple[Any, int]:
-        """Answer an error of the engine or the store as JSON with its fix (400)."""
-        return jsonify(error="Bad Request", message=error.message, fix=error.fix), 400
+        """Answer an error of the engine or the store with its message and fix (400)."""
+        return error_response(400, error.message, error.fix)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Any, int]:
-        """Answer every HTTP error as JSON with a message, never an HTML traceback."""
-        return jsonify(error=error.name, message=error.description), error.code or 500
+        """Answer every HTTP error with a message, never an HTML traceback."""
+        return error_response(error.code or 500, error.description or "")
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> tuple[Any, int]:
-        """Log an unexpected error and answer with a short JSON message."""
+        """Log an unexpected error and answer with a short message."""
         app.logger.exception("unexpected error")
-        return jsonify(error="Internal Server Error", message="unexpected error; see the log"), 500
+        return error_response(500, "unexpected error; see the server log.")
 
-    workspace.init_app(app, DEFAULT_WORKSPACE)
     return app
+
+
+def _instance_secret(folder: Path) -> str:
+    """The app's session key kept in ``folder/secret_key``, made on first use (mode 0600)."""
+    import os
+    import secrets
+
+    path = folder / "secret_key"
+    if path.is_file():
+        return path.read_text(encoding="ascii").strip()
+    folder.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    partial = folder / f".secret_key.{os.getpid()}.part"
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
+    try:
+        os.link(partial, path)  # first writer wins; a second process reads the same key
+    except FileExistsError:
+        pass
+    finally:
+        partial.unlink()
+    return path.read_text(encoding="ascii").strip()
 
 
 __all__ = ["__version__", "create_app"]

@@ -14,6 +14,7 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from web import workspace as store
+from web.auth import require
 from web.errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -40,6 +41,7 @@ def _records(frame: Any) -> list[dict[str, Any]]:
 
 
 @bp.get("/plans")
+@require("viewer")
 def plans() -> ResponseReturnValue:
     """Every plan version of the workspace: id, version, status, author, times, grids, metrics."""
     table = store.workspace().plans()
@@ -59,6 +61,7 @@ def _properties(row: Any) -> dict[str, Any]:
 
 
 @bp.get("/grids")
+@require("viewer")
 def grids() -> ResponseReturnValue:
     """The published plan's grids as an RFC 7946 GeoJSON FeatureCollection (lon/lat)."""
     plan_id, frame = _grid_rows()
@@ -81,6 +84,7 @@ def grids() -> ResponseReturnValue:
 
 
 @bp.get("/grids/<code>")
+@require("viewer")
 def grid(code: str) -> ResponseReturnValue:
     """One grid of the published plan: its properties (no geometry); 404 for an unknown code."""
     plan_id, frame = _grid_rows()
@@ -109,6 +113,7 @@ def _coordinate(name: str, limit: float) -> float:
 
 
 @bp.get("/lookup")
+@require("viewer", tokens=("intake",))
 def lookup() -> ResponseReturnValue:
     """The published plan's grid holding a point (``lat``, ``lon`` in WGS84 degrees).
 

@@ -29,3 +29,31 @@ class ApiError(HTTPException):
         from werkzeug.http import HTTP_STATUS_CODES
 
         return HTTP_STATUS_CODES.get(self.code or 500, "Error")
+
+
+def wants_json() -> bool:
+    """Whether the current request is an API call (answered with JSON rather than a page).
+
+    API paths (``/api/``, ``/open311/``), JSON bodies and clients that prefer JSON get JSON;
+    browsers asking for a page get a page.
+    """
+    from flask import request
+
+    if request.path.startswith(("/api/", "/open311/", "/vendor/", "/health")) or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(code: int, message: str, fix: str = "") -> tuple[object, int]:
+    """The answer to a refused or failed request: JSON for API calls, a short page otherwise."""
+    from flask import jsonify, render_template
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    name = HTTP_STATUS_CODES.get(code, "Error")
+    if wants_json():
+        body = {"error": name, "message": message}
+        if fix:
+            body["fix"] = fix
+        return jsonify(body), code
+    return render_template("error.html", code=code, name=name, message=message, fix=fix), code

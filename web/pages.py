@@ -10,6 +10,8 @@ from flask.typing import ResponseReturnValue
 from gridmap import __version__
 from web import maps
 from web import workspace as store
+from web.auth import require
+from web.i18n import translate
 
 bp = Blueprint("pages", __name__)
 
@@ -28,6 +30,7 @@ MAP_LABELS = {
 
 
 @bp.get("/")
+@require("viewer")
 def index() -> ResponseReturnValue:
     """Overview: the street, its communities and the published grids coloured by households."""
     record = store.published()
@@ -42,15 +45,13 @@ def index() -> ResponseReturnValue:
         outline["communities"],
         tiles=current_app.config["TILES"],
         attribution=current_app.config["TILES_ATTRIBUTION"],
-        labels=MAP_LABELS,
+        labels={key: translate(text) for key, text in MAP_LABELS.items()},
         bounds=bounds,
     )
     root = m.get_root()
     root.render()
     return render_template(
         "overview.html",
-        version=__version__,
-        workspace=store.state().path,
         plan=record,
         grids=table.to_dict("records"),
         totals=table[["households", "persons", "open_incidents"]].sum().to_dict(),

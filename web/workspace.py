@@ -45,6 +45,7 @@ class WebState:
 
     path: Path
     ws: Workspace | None = None
+    demo: bool = False  #: a working copy of the sample street (demo accounts shown)
     lock: threading.RLock = field(default_factory=threading.RLock)
     cache: dict[Any, Any] = field(default_factory=dict)
 
@@ -103,11 +104,11 @@ def init_app(app: Flask, sample: Path) -> WebState:
     """Open the app's workspace (see the module docstring) and keep it in ``app.extensions``."""
     configured = app.config.get("WORKSPACE")
     if not configured or _same_file(Path(configured), sample):
-        path = working_copy(app, sample)
+        path, demo = working_copy(app, sample), True
     else:
-        path = Path(configured)
+        path, demo = Path(configured), False
     app.config["WORKSPACE"] = str(path)
-    state = WebState(path)
+    state = WebState(path, demo=demo)
     if path.is_file():
         state.ws = Workspace(path, actor="web")
         ensure_published(app, state.ws)

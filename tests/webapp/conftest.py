@@ -8,7 +8,34 @@ import shutil
 
 import pytest
 
+from gridmap import accounts
 from gridmap.store import Workspace
+
+#: The test users of the published workspace: one per role, named after it.
+ROLES = ("viewer", "editor", "admin")
+
+
+def password_of(name: str) -> str:
+    """The test password of user ``name``."""
+    return f"{name}-password"
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form (or the page's meta tag) in ``html``."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(
+        r'name="csrf-token" content="([^"]+)"', html
+    )
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def log_in(client, name: str, password: str | None = None):
+    """Log ``client`` in as ``name`` through the form; returns the response to the POST."""
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    return client.post(
+        "/login",
+        data={"name": name, "password": password or password_of(name), "csrf_token": token},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -18,6 +45,8 @@ def published_gpkg(tmp_path_factory, sample_workspace, sample_plan):
     shutil.copyfile(sample_workspace, path)
     ws = Workspace(path)
     ws.publish(ws.save_plan(sample_plan, note="test plan"))
+    for name in ROLES:
+        accounts.add_user(ws, name, password_of(name), name)
     ws.close()  # the last connection checkpoints the write-ahead log into the file
     return path
 
@@ -52,3 +81,22 @@ def _geojson_layers(html: str) -> list[dict]:
 def geojson_layers():
     """``geojson_layers(html)``: the FeatureCollections folium inlined in a page, in order."""
     return _geojson_layers
+
+
+@pytest.fixture(scope="session")
+def client_as():
+    """``client_as(app, "editor")``: a test client logged in with that role's test user."""
+
+    def make(app, name="viewer"):
+        client = app.test_client()
+        response = log_in(client, name)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def login():
+    """``login(client, name, password=None)``: log in through the form (see :func:`log_in`)."""
+    return log_in

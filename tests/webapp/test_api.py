@@ -4,8 +4,8 @@ from shapely.geometry import shape
 
 
 @pytest.fixture(scope="module")
-def client(make_app, street_copy):
-    return make_app(street_copy).test_client()
+def client(make_app, street_copy, client_as):
+    return client_as(make_app(street_copy))
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,13 @@ def app(make_app, street_copy):
 
 
 @pytest.fixture(scope="module")
-def page(app):
-    response = app.test_client().get("/")
+def client(app, client_as):
+    return client_as(app)
+
+
+@pytest.fixture(scope="module")
+def page(client):
+    response = client.get("/")
     assert response.status_code == 200
     return response.get_data(as_text=True)
 
@@ -77,8 +82,7 @@ def test_overview_loads_no_script_or_style_from_outside(page):
         assert needed in page
 
 
-def test_every_asset_of_the_page_is_served(app, page):
-    client = app.test_client()
+def test_every_asset_of_the_page_is_served(client, page):
     urls = re.findall(r'(?:src|href)="(/[^"]+)"', page)
     assert len(urls) >= 4
     for url in urls:
@@ -91,17 +95,17 @@ def test_osm_tiles_by_default(page):
     assert "tile.openstreetmap.org" in page
 
 
-def test_no_tiles_leaves_no_outside_url(make_app, street_copy):
-    page = make_app(street_copy, TILES="none").test_client().get("/").get_data(as_text=True)
+def test_no_tiles_leaves_no_outside_url(make_app, street_copy, client_as):
+    page = client_as(make_app(street_copy, TILES="none")).get("/").get_data(as_text=True)
     assert "L.tileLayer(" not in page
     assert "openstreetmap" not in page
     assert not re.search(r"https?://", page)
 
 
-def test_local_tile_server(make_app, street_copy):
+def test_local_tile_server(make_app, street_copy, client_as):
     url = "http://tiles.example.lan/{z}/{x}/{y}.png"
     app = make_app(street_copy, TILES=url, TILES_ATTRIBUTION="Tiles: city GIS office")
-    page = app.test_client().get("/").get_data(as_text=True)
+    page = client_as(app).get("/").get_data(as_text=True)
     assert url in page
     assert "Tiles: city GIS office" in page
     assert "openstreetmap" not in page

@@ -43,24 +43,28 @@ def test_the_committed_sample_is_never_written(first_start, sample_workspace):
     assert not sample_workspace.with_name(sample_workspace.name + "-wal").exists()
 
 
-def test_a_plan_is_made_and_published_at_first_start(first_start):
+def test_a_plan_is_made_and_published_at_first_start(first_start, login):
     app, instance, *_, messages = first_start
     ws = Workspace(instance / "sample_street.gpkg")
     record = ws.published()
     assert record is not None and record.note == "made at first start"
     assert len(ws.plan_grids(record.plan_id)) > 50
     assert any("made at first start" in m for m in messages)
-    response = app.test_client().get("/api/plans")
+    client = app.test_client()
+    assert login(client, "viewer", "viewer-demo").status_code == 302  # the demo accounts
+    response = client.get("/api/plans")
     assert [p["status"] for p in response.get_json()["plans"]] == ["published"]
 
 
-def test_a_second_start_reuses_the_copy_and_its_plan(first_start):
+def test_a_second_start_reuses_the_copy_and_its_plan(first_start, login):
     from web import create_app
 
     app, instance, *_ = first_start
     again = create_app({"TESTING": True, "INSTANCE_PATH": str(instance)})
     assert again.config["WORKSPACE"] == app.config["WORKSPACE"]
-    plans = again.test_client().get("/api/plans").get_json()["plans"]
+    client = again.test_client()
+    login(client, "viewer", "viewer-demo")
+    plans = client.get("/api/plans").get_json()["plans"]
     assert len(plans) == 1
 
 

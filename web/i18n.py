@@ -1,0 +1,189 @@
+"""The interface in Simplified Chinese or English, chosen by a switch or the browser's language.
+
+Texts are written in English in the code and templates and looked up in :data:`CATALOGUE` for
+Chinese.  The language comes from, in order: ``?lang=zh`` / ``?lang=en`` on any page (kept in a
+cookie), that cookie, the browser's ``Accept-Language``, English.  Templates call ``_("...")``;
+``_("{n} grids", n=98)`` fills in values after translating.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Flask, Response, g, request
+
+#: Languages offered, with their names in themselves.
+LANGUAGES = {"zh": "中文", "en": "English"}
+
+#: Cookie keeping the chosen language for a year.
+COOKIE = "gridmap_lang"
+
+#: English text -> Simplified Chinese.
+CATALOGUE: dict[str, str] = {
+    # navigation and frame
+    "Overview": "概览",
+    "Incidents": "事件",
+    "Workbench": "网格调整",
+    "Exports": "导出",
+    "Log in": "登录",
+    "Log out": "退出",
+    "Language": "语言",
+    "User": "用户",
+    "Password": "密码",
+    "Role": "角色",
+    "viewer": "查看者",
+    "editor": "编辑者",
+    "admin": "管理员",
+    "Wrong user name or password.": "用户名或密码错误。",
+    "Please log in to see this page.": "请登录后查看此页面。",
+    "You are logged in as {name} ({role}).": "已登录：{name}（{role}）。",
+    "Demo accounts of the sample street": "示例街道的演示账号",
+    "No user can log in yet: create one with": "尚无可登录的用户，请用以下命令创建：",
+    "This page needs the {role} role.": "此页面需要“{role}”角色。",
+    # overview
+    "Grids of the published plan": "已发布方案的网格",
+    "version {version}, {n} grids": "第 {version} 版，共 {n} 个网格",
+    "Colour by": "着色依据",
+    "Grids: click a column heading to sort": "网格：点击列标题排序",
+    "All grids": "全部网格",
+    "Grid": "网格",
+    "Grids": "网格",
+    "Community": "社区",
+    "Communities": "社区",
+    "Street": "街道",
+    "Member": "网格员",
+    "Households": "户数",
+    "Persons": "人口",
+    "Buildings": "楼栋",
+    "Area (ha)": "面积（公顷）",
+    "Open incidents": "未办结事件",
+    "Deviation from target (%)": "偏离目标（%）",
+    "Incidents per 1,000 households": "每千户事件数",
+    "Median hours to close": "办结时长中位数（小时）",
+    "Households per grid": "每格户数",
+    "no data": "无数据",
+    "up to {v}": "≤ {v}",
+    "Show": "显示",
+    # grid page
+    "Grid {code}": "网格 {code}",
+    "Back to the overview": "返回概览",
+    "Incidents by month": "每月事件数",
+    "Recent incidents": "最近事件",
+    "No member assigned": "未指派网格员",
+    "Reported": "上报时间",
+    "Category": "类别",
+    "Status": "状态",
+    "Priority": "优先级",
+    "Level": "处理层级",
+    "Description": "描述",
+    "Hours to close": "办结时长（小时）",
+    "Closed within SLA": "按时办结率",
+    "Polsby-Popper": "紧凑度（Polsby-Popper）",
+    # incidents page
+    "Incident map": "事件地图",
+    "Heatmap": "热力图",
+    "Per grid": "按网格",
+    "Hotspots (Gi*)": "热点分析（Gi*）",
+    "From": "起",
+    "To": "止",
+    "All": "全部",
+    "Week": "周",
+    "All weeks": "全部周",
+    "Apply": "应用",
+    "incidents shown": "条事件",
+    "Hot spot, 99 % confidence": "热点（99% 置信）",
+    "Hot spot, 95 % confidence": "热点（95% 置信）",
+    "Hot spot, 90 % confidence": "热点（90% 置信）",
+    "Cold spot, 99 % confidence": "冷点（99% 置信）",
+    "Cold spot, 95 % confidence": "冷点（95% 置信）",
+    "Cold spot, 90 % confidence": "冷点（90% 置信）",
+    "Not significant": "不显著",
+    "grid": "网格",
+    "community": "社区",
+    "street": "街道",
+    "reported": "已上报",
+    "accepted": "已受理",
+    "in_progress": "处理中",
+    "resolved": "已解决",
+    "closed": "已办结",
+    "rejected": "已驳回",
+    "duplicate": "重复",
+    # workbench
+    "Redraw workbench": "网格调整工作台",
+    "Target households": "目标户数",
+    "Minimum": "下限",
+    "Maximum": "上限",
+    "Number of grids": "网格总数",
+    "Grids per community": "各社区网格数",
+    "Run": "运行",
+    "Proposed plan": "拟议方案",
+    "Published plan": "已发布方案",
+    "Undo": "撤销",
+    "Redo": "重做",
+    "Save as draft": "保存为草稿",
+    "Publish": "发布",
+    "Households that change grid": "变更网格的户数",
+    "Metrics": "指标",
+    "In range": "在范围内",
+    # exports
+    "Download": "下载",
+    "Grids of the published plan, with their counts": "已发布方案的网格及统计",
+    "Aggregates per grid": "按网格汇总",
+    "Household-level data": "户级数据",
+    "Only editors may export household-level data.": "只有编辑者可以导出户级数据。",
+}
+
+
+def choose_language() -> str:
+    """The language of the current request (see the module docstring)."""
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    kept = request.cookies.get(COOKIE)
+    if kept in LANGUAGES:
+        return kept
+    best = request.accept_languages.best_match(["zh", "zh-CN", "zh-Hans", "en"], default="en")
+    return "zh" if best.lower().startswith("zh") else "en"
+
+
+def current_language() -> str:
+    """The language chosen for this request (English outside a request)."""
+    return getattr(g, "language", "en")
+
+
+def translate(text: str, **values: object) -> str:
+    """``text`` in the current language, with ``{name}`` fields filled from ``values``."""
+    if current_language() == "zh":
+        text = CATALOGUE.get(text, text)
+    return text.format(**values) if values else text
+
+
+def init_app(app: Flask) -> None:
+    """Choose the language for each request, offer ``_`` to templates, keep a switch's choice."""
+
+    @app.before_request
+    def pick() -> None:
+        g.language = choose_language()
+
+    @app.after_request
+    def keep(response: Response) -> Response:
+        asked = request.args.get("lang")
+        if asked in LANGUAGES:
+            response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax")
+        return response
+
+    @app.context_processor
+    def inject() -> dict[str, object]:
+        return {
+            "_": translate,
+            "language": current_language(),
+            "languages": LANGUAGES,
+            "language_url": language_url,
+        }
+
+
+def language_url(code: str) -> str:
+    """The current page's path and query with ``lang`` set to ``code`` (the switch's link)."""
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [code]
+    return f"{request.path}?{urlencode(args, doseq=True)}"
