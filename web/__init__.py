@@ -90,11 +90,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
-    from web import api, assets, i18n, pages
+    from web import api, assets, i18n, incidents, pages
 
     state = workspace.init_app(app, DEFAULT_WORKSPACE)
     if state.demo and state.ws is not None:
         auth.seed_demo_accounts(state.ws)
+        workspace.assign_demo_members(state.ws)
     i18n.init_app(app)
     auth.init_app(app)
 
@@ -108,6 +109,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         }
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(incidents.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(assets.bp)
 

@@ -13,14 +13,19 @@ from typing import Any
 import folium
 import geopandas as gpd
 import numpy as np
+from folium.utilities import JsCode
+from markupsafe import escape
 
 from web.assets import localize
 
 #: OpenStreetMap's tile server (``TILES = "osm"``).
 OSM_TILES = "OpenStreetMap"
 
-#: Fill colours of the household classes, light to dark (ColorBrewer YlOrRd, 5 classes).
+#: Fill colours of the classes of a count, light to dark (ColorBrewer YlOrRd, 5 classes).
 PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+
+#: Fill colours of a deviation, below to above zero (ColorBrewer RdBu reversed, 5 classes).
+DIVERGING = ("#0571b0", "#92c5de", "#f7f7f7", "#f4a582", "#ca0020")
 
 
 def check_tiles(tiles: str) -> str:
@@ -67,24 +72,80 @@ def classes(values: Sequence[float], count: int = len(PALETTE)) -> list[float]:
     return bounds
 
 
-def colour(value: Any, bounds: Sequence[float]) -> str:
+def diverging_classes(values: Sequence[float], count: int = len(DIVERGING)) -> list[float]:
+    """Upper bounds of ``count`` classes symmetric around 0 (for deviations in %).
+
+    The middle class holds values within a fifth of the largest absolute value of zero; the
+    last bound is that largest value, so every value falls in a class.
+    """
+    data = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+    top = float(np.abs(data).max()) if data.size else 1.0
+    top = max(top, 1.0)
+    edges = np.linspace(-top, top, count + 1)[1:]
+    return [float(round(e, 1)) for e in edges]
+
+
+def colour(value: Any, bounds: Sequence[float], palette: Sequence[str] = PALETTE) -> str:
     """The palette colour of ``value`` for class upper bounds ``bounds``; grey when missing."""
     if value is None or not math.isfinite(float(value)):
-        return "#cccccc"
+        return MISSING
     for i, upper in enumerate(bounds):
         if float(value) <= upper:
-            return PALETTE[min(i, len(PALETTE) - 1)]
-    return PALETTE[-1]
+            return palette[min(i, len(palette) - 1)]
+    return palette[-1]
 
 
-def legend(bounds: Sequence[float]) -> list[tuple[str, float | None, float]]:
+#: Fill of grids with no value (no incidents closed, say).
+MISSING = "#cccccc"
+
+
+def legend(
+    bounds: Sequence[float], palette: Sequence[str] = PALETTE
+) -> list[tuple[str, float | None, float]]:
     """The legend rows: ``(colour, lower bound or None, upper bound)``."""
     rows = []
     lower = None
     for i, upper in enumerate(bounds):
-        rows.append((PALETTE[i], lower, upper))
+        rows.append((palette[i], lower, upper))
         lower = upper
     return rows
+
+
+def bar_chart(
+    labels: Sequence[str], values: Sequence[float], *, width: int = 360, height: int = 140
+) -> str:
+    """A small inline SVG bar chart (no script, no outside file): one bar per label.
+
+    Each bar carries a ``<title>`` (the label and the value, shown on hover) and the chart has
+    ``role="img"`` with a summary for screen readers.
+    """
+    top = max([float(v) for v in values] + [1.0])
+    count = max(len(values), 1)
+    left, bottom, gap = 28, 22, 2
+    bar = (width - left) / count
+    summary = ", ".join(f"{a}: {float(b):g}" for a, b in zip(labels, values, strict=True))
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="gm-chart" viewBox="0 0 {width} '
+        f'{height}" role="img" aria-label="{escape(summary)}">',
+        f'<text x="0" y="10" class="gm-chart-axis">{top:g}</text>',
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
+        'stroke="#999"/>',
+    ]
+    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
+        h = (height - bottom - 12) * float(value) / top
+        x = left + i * bar
+        y = height - bottom - h
+        parts.append(
+            f'<rect x="{x + gap / 2:.1f}" y="{y:.1f}" width="{bar - gap:.1f}" height="{h:.1f}" '
+            f'fill="#1f4e79"><title>{escape(str(label))}: {float(value):g}</title></rect>'
+        )
+        if i % max(1, count // 6) == 0:
+            parts.append(
+                f'<text x="{x + bar / 2:.1f}" y="{height - 6}" text-anchor="middle" '
+                f'class="gm-chart-axis">{escape(str(label))}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def overview_map(
@@ -96,30 +157,52 @@ def overview_map(
     attribution: str,
     labels: dict[str, str],
     bounds: Sequence[float],
+    measure: str = "households",
+    decimals: int = 0,
+    palette: Sequence[str] = PALETTE,
+    link: str | None = None,
 ) -> folium.Map:
-    """The overview: street outline, community lines and grids coloured by households.
+    """The overview: street outline, community lines and grids coloured by ``measure``.
 
     Parameters
     ----------
     grids
         Grids for display (lon/lat) with ``code``, ``community_name``, ``households``,
-        ``persons`` and ``open_incidents``.
+        ``persons``, ``open_incidents``, ``member`` (optional) and the ``measure`` column.
     street, communities
         The outlines (lon/lat), or ``None`` when the workspace lacks them.
     tiles, attribution
         The base map (see :func:`check_tiles`).
     labels
-        Translated labels: ``grids``, ``communities``, ``street`` (layer names) and the
-        tooltip fields ``code``, ``community``, ``households``, ``persons``, ``open_incidents``.
-    bounds
-        Upper bounds of the household classes (:func:`classes`).
+        Translated labels: ``grids``, ``communities``, ``street`` (layer names), ``measure``
+        and the tooltip fields ``code``, ``community``, ``member``, ``households``,
+        ``persons``, ``open_incidents``.
+    bounds, palette
+        Upper bounds of the classes of the measure (:func:`classes`) and their colours.
+    measure, decimals
+        The column grids are coloured by, and the decimals its values are shown with.
+    link
+        URL of a grid's page with ``CODE`` where the code goes: a click on a grid opens it.
     """
     extent = (street if street is not None and not street.empty else grids).total_bounds
     m = base_map(extent, tiles, attribution)
-    fields = ["code", "community_name", "households", "persons", "open_incidents"]
-    keys = ["code", "community", "households", "persons", "open_incidents"]
+    fields = ["code", "community_name", "member", "households", "persons", "open_incidents"]
+    keys = ["code", "community", "member", "households", "persons", "open_incidents"]
+    fields = [f for f in fields if f in grids]
+    keys = [k for k, f in zip(keys, fields, strict=False) if f in grids]
     data = grids[[*fields, "geometry"]].copy()
-    data["fill"] = [colour(v, bounds) for v in data["households"]]
+    values = grids[measure].to_numpy(dtype=float)
+    data["value"] = [None if not math.isfinite(v) else round(v, decimals) for v in values]
+    data["fill"] = [colour(v, bounds, palette) for v in values]
+    tooltip_fields = [*fields, "value"] if measure not in fields else fields
+    aliases = [labels[k] for k in keys] + ([labels["measure"]] if measure not in fields else [])
+    on_click = None
+    if link is not None:
+        on_click = JsCode(
+            "function (feature, layer) { layer.on('click', function () {"
+            f" window.location.href = {link!r}.replace('CODE', feature.properties.code); }});"
+            " }"
+        )
     folium.GeoJson(
         data.to_json(drop_id=True),
         name=labels["grids"],
@@ -130,7 +213,8 @@ def overview_map(
             "weight": 1,
         },
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.85},
-        tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[labels[k] for k in keys]),
+        tooltip=folium.GeoJsonTooltip(fields=tooltip_fields, aliases=aliases),
+        on_each_feature=on_click,
     ).add_to(m)
     if communities is not None and not communities.empty:
         folium.GeoJson(

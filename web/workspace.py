@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,3 +230,89 @@ def grid_table(plan_id: int) -> pd.DataFrame:
     counts = open_incidents()
     frame["open_incidents"] = [counts.get(str(c), 0) for c in frame["code"]]
     return frame
+
+
+def data_version() -> tuple[int, int, int]:
+    """A cheap fingerprint of the incidents and the audit log: it changes with every change.
+
+    Caches of figures computed from incidents key on it (with the plan id), so that a new
+    incident, a transition or an import shows at the next request.
+    """
+    con = workspace().connect()
+    count, last = con.execute("SELECT count(*), coalesce(max(fid), 0) FROM incidents").fetchone()
+    (audit,) = con.execute("SELECT coalesce(max(audit_id), 0) FROM gridmap_audit").fetchone()
+    return int(count), int(last), int(audit)
+
+
+def members_by_grid() -> dict[str, str]:
+    """Grid code -> the names of the members serving it in the published plan ("" if none)."""
+    from gridmap.incidents import member_workload
+
+    table = member_workload(workspace())
+    table = table[table["current"].fillna(False).astype(bool)]
+    label = table["name"] if "name" in table else table["member_id"]
+    names: dict[str, list[str]] = {}
+    for code, name in zip(table["code"], label, strict=True):
+        names.setdefault(str(code), []).append(str(name))
+    return {code: ", ".join(found) for code, found in names.items()}
+
+
+def grid_measures(plan_id: int) -> pd.DataFrame:
+    """One row per grid of the published plan with every measure the overview can colour by.
+
+    Columns: ``code``, ``community``, ``community_name``, ``households``, ``persons``,
+    ``buildings``, ``area_m2``, ``polsby_popper``, ``deviation_pct`` (households against the
+    plan's target, %), ``open_incidents``, ``incidents``, ``per_1000_households`` and
+    ``median_hours_to_close`` (all incidents of the workspace on today's grids) and ``member``.
+    Cached per plan and :func:`data_version`.
+    """
+    ws = workspace()
+
+    def make() -> pd.DataFrame:
+        from gridmap.incidents import stats
+
+        frame = grid_table(plan_id)
+        target = ws.plan(plan_id).parameters.get("target") or frame["households"].mean()
+        frame["deviation_pct"] = (frame["households"] / float(target) - 1.0) * 100.0
+        figures = stats(ws, period=None).set_index("code")
+        codes = frame["code"].astype(str)
+        frame["incidents"] = codes.map(figures["total"]).fillna(0).astype(int).to_numpy()
+        for column in ("per_1000_households", "median_hours_to_close"):
+            frame[column] = codes.map(figures[column]).to_numpy(dtype=float)
+        members = members_by_grid()
+        frame["member"] = [members.get(code, "") for code in codes]
+        return frame
+
+    return state().cached(("measures", int(plan_id), data_version()), make)
+
+
+def assign_demo_members(ws: Workspace) -> int:
+    """Give each grid of the published plan a member of its community's roster, in order.
+
+    For the working copy of the sample street only (a demo of member workload); members
+    already serving a grid of the published plan are left where they are.  Returns how many
+    members were assigned.
+    """
+    from gridmap.incidents import assign_member, member_workload
+
+    record = ws.published()
+    try:
+        layer = pd.read_sql_query("SELECT id, community_code FROM members", ws.connect())
+    except (pd.errors.DatabaseError, sqlite3.Error):  # no roster, or no communities in it
+        return 0
+    if record is None:
+        return 0
+    workload = member_workload(ws)
+    if workload["current"].fillna(False).astype(bool).any():
+        return 0
+    grids = ws.plan_grids(record.plan_id).sort_values("code")
+    roster: dict[str, list[str]] = {}
+    for member, community in zip(layer["id"], layer["community_code"], strict=True):
+        roster.setdefault(str(community)[-3:], []).append(str(member))
+    assigned = 0
+    for code, community in zip(grids["code"], grids["community"], strict=True):
+        pool = roster.get(str(community)[-3:], [])
+        if pool:
+            assign_member(ws, pool.pop(0), str(code), actor="web")
+            assigned += 1
+    return assigned

@@ -68,7 +68,7 @@ def test_overview_table_lists_every_grid(page, grid_codes):
 
 def test_overview_has_a_legend_and_tooltips(page):
     assert 'id="legend"' in page
-    assert page.count('class="gm-swatch"') == 5
+    assert page.count('class="gm-swatch"') == 6  # five classes and "no data"
     assert "GeoJsonTooltip" in page or "bindTooltip" in page
     for label in ("Households", "Persons", "Community", "Open incidents"):
         assert label in page
@@ -115,3 +115,83 @@ def test_local_tile_server(make_app, street_copy, client_as):
 def test_bad_tiles_are_refused_at_start(make_app, street_copy, tiles):
     with pytest.raises(ValueError, match="TILES"):
         make_app(street_copy, TILES=tiles)
+
+
+@pytest.mark.parametrize(
+    "measure",
+    ["households", "persons", "deviation_pct", "open_incidents", "per_1000_households",
+     "median_hours_to_close"],
+)  # fmt: skip
+def test_every_measure_colours_the_grids(client, geojson_layers, measure):
+    from web.maps import DIVERGING, PALETTE
+
+    page = client.get(f"/?measure={measure}").get_data(as_text=True)
+    assert f'data-measure="{measure}"' in page
+    assert f'value="{measure}" selected' in page
+    features = geojson_layers(page)[0]["features"]
+    fills = {f["properties"]["fill"] for f in features}
+    palette = DIVERGING if measure == "deviation_pct" else PALETTE
+    assert fills <= {*palette, "#cccccc"} and len(fills & set(palette)) >= 3
+    values = [f["properties"].get("value", f["properties"].get(measure)) for f in features]
+    assert sum(v is not None for v in values) >= len(values) * 0.9
+
+
+def test_deviation_is_signed_around_the_target(client, geojson_layers, grid_codes):
+    page = client.get("/?measure=deviation_pct").get_data(as_text=True)
+    features = geojson_layers(page)[0]["features"]
+    for feature in features:
+        households, value = feature["properties"]["households"], feature["properties"]["value"]
+        assert value == pytest.approx((households / 400 - 1) * 100, abs=0.06)
+
+
+def test_an_unknown_measure_falls_back_to_households(client):
+    page = client.get("/?measure=nonsense").get_data(as_text=True)
+    assert 'data-measure="households"' in page
+
+
+def test_a_click_on_a_grid_opens_its_page(page):
+    assert "window.location.href = '/grids/CODE'.replace('CODE', feature.properties.code)" in page
+
+
+def test_tooltips_name_the_member(make_app, street_copy, client_as, grid_codes):
+    from gridmap.incidents import assign_member
+
+    ws = Workspace(street_copy)
+    member = ws.connect().execute("SELECT id, name FROM members LIMIT 1").fetchone()
+    assign_member(ws, member[0], grid_codes[0])
+    ws.close()
+    page = client_as(make_app(street_copy)).get("/").get_data(as_text=True)
+    assert member[1] in page and "Member" in page
+
+
+def test_grid_page(client, grid_codes):
+    from gridmap import incidents
+
+    code = grid_codes[0]
+    response = client.get(f"/grids/{code}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert f'data-code="{code}"' in page
+    ws = Workspace(client.application.config["WORKSPACE"])
+    found = incidents.incidents(ws, grid=code)
+    ws.close()
+    assert f'id="grid-incidents">{len(found)}<' in page
+    chart = re.search(r'<div id="month-chart">(.*?)</div>', page, re.S).group(1)
+    bars = re.findall(r"<title>(\d{4}-\d{2}): (\d+)</title>", chart)
+    assert len(bars) == 12
+    assert sum(int(n) for _, n in bars) <= len(found)
+    rows = re.findall(r'<tr data-id="([^"]+)">', page)
+    assert 0 < len(rows) <= 15
+    newest = found.sort_values("reported_at", ascending=False)["id"].head(len(rows)).tolist()
+    assert rows == [str(i) for i in newest]
+
+
+def test_grid_page_of_an_unknown_grid_is_404(client):
+    response = client.get("/grids/999", headers={"Accept": "text/html"})
+    assert response.status_code == 404 and "999" in response.get_data(as_text=True)
+
+
+def test_grid_page_in_chinese(client, grid_codes):
+    page = client.get(f"/grids/{grid_codes[0]}?lang=zh").get_data(as_text=True)
+    assert "每月事件数" in page and "最近事件" in page
+    client.get("/?lang=en")

@@ -84,3 +84,17 @@ def test_a_file_that_is_not_a_workspace_is_refused_at_start(tmp_path):
     bad.write_text("not a geopackage")
     with pytest.raises(InputError):
         create_app({"WORKSPACE": str(bad), "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_the_demo_copy_gives_every_grid_a_member_of_its_community(first_start):
+    from gridmap.incidents import member_workload
+
+    _, instance, *_ = first_start
+    ws = Workspace(instance / "sample_street.gpkg")
+    table = member_workload(ws)
+    current = table[table["current"].fillna(False).astype(bool)]
+    assert len(current) >= 90  # 97 members for 98 grids in the sample
+    assert current["code"].is_unique
+    communities = dict(ws.connect().execute("SELECT id, community_code FROM members").fetchall())
+    for member, code in zip(current["member_id"], current["code"], strict=True):
+        assert code.startswith(str(communities[member]))
