@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,23 @@ def sample_plan(sample_layers):
     from gridmap.plan import make_plan
 
     return make_plan(sample_layers)
+
+
+#: The test users of ``published_gpkg``: one per role, named after it, password "<name>-password".
+ROLES = ("viewer", "editor", "admin")
+
+
+@pytest.fixture(scope="session")
+def published_gpkg(tmp_path_factory, sample_workspace, sample_plan):
+    """A copy of the sample street with the default plan published and one user per role."""
+    from gridmap import accounts
+    from gridmap.store import Workspace
+
+    path = tmp_path_factory.mktemp("published") / "street.gpkg"
+    shutil.copyfile(sample_workspace, path)
+    ws = Workspace(path)
+    ws.publish(ws.save_plan(sample_plan, note="test plan"))
+    for name in ROLES:
+        accounts.add_user(ws, name, f"{name}-password", name)
+    ws.close()  # the last connection checkpoints the write-ahead log into the file
+    return path

@@ -8,15 +8,9 @@ import shutil
 
 import pytest
 
-from gridmap import accounts
-from gridmap.store import Workspace
-
-#: The test users of the published workspace: one per role, named after it.
-ROLES = ("viewer", "editor", "admin")
-
 
 def password_of(name: str) -> str:
-    """The test password of user ``name``."""
+    """The test password of user ``name`` (see the ``published_gpkg`` fixture)."""
     return f"{name}-password"
 
 
@@ -36,19 +30,6 @@ def log_in(client, name: str, password: str | None = None):
         "/login",
         data={"name": name, "password": password or password_of(name), "csrf_token": token},
     )
-
-
-@pytest.fixture(scope="session")
-def published_gpkg(tmp_path_factory, sample_workspace, sample_plan):
-    """A copy of the sample street with the default plan published (made once per run)."""
-    path = tmp_path_factory.mktemp("published") / "street.gpkg"
-    shutil.copyfile(sample_workspace, path)
-    ws = Workspace(path)
-    ws.publish(ws.save_plan(sample_plan, note="test plan"))
-    for name in ROLES:
-        accounts.add_user(ws, name, password_of(name), name)
-    ws.close()  # the last connection checkpoints the write-ahead log into the file
-    return path
 
 
 @pytest.fixture(scope="module")
