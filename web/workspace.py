@@ -57,6 +57,41 @@ class WebState:
                 self.cache[key] = make()
             return self.cache[key]
 
+    def latest(self, key: Any, version: Any, make: Any, app: Flask | None = None) -> Any:
+        """The value of ``key`` for ``version``, or while it is being remade, the last one.
+
+        The first call waits for ``make()``.  When ``version`` changes (a new incident, say),
+        the value made for the previous version is returned at once and ``make()`` runs in a
+        background thread (in an app context of ``app``), so pages stay fast and show the
+        change a moment later.  Without ``app`` the new value is made at once.
+        """
+        with self.lock:
+            found = self.cache.get(("latest", key))
+            if found is not None and found[0] == version:
+                return found[1]
+            if found is None or app is None:
+                value = make()
+                self.cache[("latest", key)] = (version, value)
+                return value
+            if ("refreshing", key) not in self.cache:
+                self.cache[("refreshing", key)] = True
+                threading.Thread(
+                    target=self._refresh, args=(key, version, make, app), daemon=True
+                ).start()
+            return found[1]
+
+    def _refresh(self, key: Any, version: Any, make: Any, app: Flask) -> None:
+        try:
+            with app.app_context():
+                value = make()
+            with self.lock:
+                self.cache[("latest", key)] = (version, value)
+        except Exception:  # noqa: BLE001 - the next request tries again, in the foreground
+            app.logger.exception("refreshing %s failed", key)
+        finally:
+            with self.lock:
+                self.cache.pop(("refreshing", key), None)
+
 
 def _same_file(a: Path, b: Path) -> bool:
     try:
@@ -264,7 +299,8 @@ def grid_measures(plan_id: int) -> pd.DataFrame:
     ``buildings``, ``area_m2``, ``polsby_popper``, ``deviation_pct`` (households against the
     plan's target, %), ``open_incidents``, ``incidents``, ``per_1000_households`` and
     ``median_hours_to_close`` (all incidents of the workspace on today's grids) and ``member``.
-    Cached per plan and :func:`data_version`.
+    Cached per plan; after a change of :func:`data_version` the last figures are served while
+    new ones are counted in the background (a second or so), except in tests.
     """
     ws = workspace()
 
@@ -283,7 +319,8 @@ def grid_measures(plan_id: int) -> pd.DataFrame:
         frame["member"] = [members.get(code, "") for code in codes]
         return frame
 
-    return state().cached(("measures", int(plan_id), data_version()), make)
+    app = None if current_app.testing else current_app._get_current_object()  # type: ignore[attr-defined]
+    return state().latest(("measures", int(plan_id)), data_version(), make, app)
 
 
 def assign_demo_members(ws: Workspace) -> int:
@@ -316,3 +353,23 @@ def assign_demo_members(ws: Workspace) -> int:
             assign_member(ws, pool.pop(0), str(code), actor="web")
             assigned += 1
     return assigned
+
+
+def warm_up(app: Flask) -> threading.Thread | None:
+    """Count the overview's figures in the background at start, so the first page is quick."""
+    current = app.extensions[EXTENSION]
+    if current.ws is None or app.testing:
+        return None
+
+    def work() -> None:
+        with app.app_context():
+            try:
+                record = current.ws.published()
+                if record is not None:
+                    grid_measures(record.plan_id)
+            except Exception:  # noqa: BLE001 - the first request counts them instead
+                app.logger.exception("warming up the overview failed")
+
+    thread = threading.Thread(target=work, name="gridmap-warm-up", daemon=True)
+    thread.start()
+    return thread
