@@ -154,9 +154,9 @@ def _incident_fetches(app) -> list[str]:
     """The API URLs the incidents page fetches to draw its default view."""
     urls = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("incidents.") and rule.rule.startswith("/api/incidents/"):
-            if not rule.arguments and rule.rule.rsplit("/", 1)[-1] in ("heat", "weeks"):
-                urls.append(rule.rule)
+        ours = rule.endpoint.startswith("incidents.") and rule.rule.startswith("/api/incidents/")
+        if ours and not rule.arguments and rule.rule.rsplit("/", 1)[-1] in ("heat", "weeks"):
+            urls.append(rule.rule)
     return sorted(urls)
 
 
