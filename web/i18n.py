@@ -140,7 +140,7 @@ CATALOGUE: dict[str, str] = {
     "Incidents per hexagon ({size} m)": "每个六边形的事件数（{size} 米）",
     "Incidents per grid": "每格事件数",
     "Hot spots (Getis-Ord Gi*)": "热点分析（Getis-Ord Gi*）",
-    "Significance of clusters of grids with many (hot) or few (cold) incidents.": "事件多（热点）或少（冷点）的网格聚集的显著性。",
+    "Clusters of grids with many (hot) or few (cold) incidents.": "事件多或少的网格聚集",
     "z-score": "z 值",
     "p-value": "p 值",
     "pseudo p-value": "伪 p 值",

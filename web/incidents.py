@@ -363,7 +363,7 @@ def page() -> ResponseReturnValue:
         "heat_title": _("Incidents per hexagon ({size} m)", size="{size}"),
         "grids_title": _("Incidents per grid"),
         "hot_title": _("Hot spots (Getis-Ord Gi*)"),
-        "hot_note": _("Significance of clusters of grids with many (hot) or few (cold) incidents."),
+        "hot_note": _("Clusters of grids with many (hot) or few (cold) incidents."),
         "up_to": _("up to {v}", v="{v}"),
         "z": _("z-score"),
         "p": _("p-value"),
@@ -434,9 +434,23 @@ def _geojson(frame: gpd.GeoDataFrame) -> dict[str, Any]:
     return json.loads(frame.to_json(drop_id=True, to_wgs84=True))
 
 
-def _heat_colour(share: float) -> str:
-    index = min(len(maps.PALETTE) - 1, max(0, math.ceil(share * len(maps.PALETTE)) - 1))
-    return maps.PALETTE[index]
+def _heat_class(share: float) -> int:
+    """The ramp class of a hexagon: equal steps of ``sqrt(share)``.
+
+    A square-root scale keeps one busy hexagon from leaving every other in the lightest class.
+    """
+    steps = len(maps.PALETTE)
+    return min(steps - 1, max(0, math.ceil(math.sqrt(max(share, 0.0)) * steps) - 1))
+
+
+def _heat_legend(top: float) -> list[dict[str, Any]]:
+    """The heat ramp's rows: colour and the range of counts it stands for."""
+    steps = len(maps.PALETTE)
+    rows = []
+    for i, fill in enumerate(maps.PALETTE):
+        low = None if i == 0 else _number(top * (i / steps) ** 2, 1)
+        rows.append({"fill": fill, "from": low, "to": _number(top * ((i + 1) / steps) ** 2, 1)})
+    return rows
 
 
 @bp.get("/api/incidents/heat")
@@ -475,16 +489,12 @@ def heat() -> ResponseReturnValue:
                         "count": _number(row.count),
                         "share": _number(row.share),
                         "density_per_km2": _number(row.density_per_km2, 1),
-                        "fill": _heat_colour(float(row.share)),
+                        "fill": maps.PALETTE[_heat_class(float(row.share))],
                     },
                 }
             )
     top = float(bins["count"].max()) if len(bins) else 0.0
-    legend = []
-    for i, fill in enumerate(maps.PALETTE):
-        low = top * i / len(maps.PALETTE)
-        high = top * (i + 1) / len(maps.PALETTE)
-        legend.append({"fill": fill, "from": _number(low, 1), "to": _number(high, 1)})
+    legend = _heat_legend(top)
     body = {
         "type": "FeatureCollection",
         "features": features,

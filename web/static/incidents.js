@@ -194,6 +194,7 @@
 
   function clearHeat() {
     if (heatLayer) { map.removeLayer(heatLayer); heatLayer = null; }
+    map.getPane("heat").hidden = true;  // the canvas stays in the pane: hide it
   }
 
   function styleGrids(fills) {
@@ -237,6 +238,7 @@
         layer.bindTooltip(escapeHtml(labels.incidents) + ": " + number(f.properties.count), { sticky: true });
       },
     }).addTo(map);
+    map.getPane("heat").hidden = false;
     container.setAttribute("data-layer", "heat");
     container.setAttribute("data-features", String(body.features.length));
     legendRows(fmt(labels.heat_title, { size: body.size_m }),
