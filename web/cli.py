@@ -57,6 +57,14 @@ def run(
     if not Path(app.config["WORKSPACE"]).is_file():
         raise click.ClickException(f"{app.config['WORKSPACE']} does not exist.")
     click.echo(f"Serving {app.config['WORKSPACE']} on http://{host}:{port}/ (Ctrl+C stops).")
+    from web.auth import DEMO_ACCOUNTS
+    from web.workspace import EXTENSION
+
+    if app.extensions[EXTENSION].demo:
+        logins = ", ".join(f"{name} / {password}" for name, password, _ in DEMO_ACCOUNTS)
+        click.echo(f"Demo street: log in as {logins}.")
+    else:
+        click.echo(f"Log in with a user made by: gridmap users {app.config['WORKSPACE']} add NAME")
     app.run(host=host, port=port, debug=debug)
 
 
