@@ -59,6 +59,9 @@ LOCKOUT_WINDOW = 300
 #: Endpoints that answer with no workspace and no log-in.
 OPEN_ENDPOINTS = (None, "pages.health", "static", "vendor.file")
 
+#: Body types whose ``api_key`` field is read on Open311 paths.
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
 #: Key of the failed log-in counter in ``app.extensions``.
 FAILURES = "gridmap_login_failures"
 
@@ -152,7 +155,11 @@ def _bearer() -> str | None:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return request.args.get("api_key") if request.path.startswith("/open311/") else None
+    if not request.path.startswith("/open311/"):
+        return None
+    # Open311 clients send their key in the query string, or as a form field when they POST
+    form = request.form if request.method == "POST" and request.mimetype in _FORMS else {}
+    return request.args.get("api_key") or form.get("api_key") or None
 
 
 def _account_of_request() -> Account | None:

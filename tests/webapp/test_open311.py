@@ -1,0 +1,195 @@
+"""Open311 GeoReport v2 subset: services, requests (list, one, create), errors as the spec says."""
+
+import pytest
+import shapely
+from shapely.geometry import shape
+
+from gridmap import accounts
+from gridmap.schema import INCIDENT_CATEGORIES
+from gridmap.store import Workspace
+
+#: The fields of a service request, as GeoReport v2 names them.
+REQUEST_FIELDS = {"service_request_id", "status", "status_notes", "service_name", "service_code",
+                  "description", "agency_responsible", "service_notice", "requested_datetime",
+                  "updated_datetime", "expected_datetime", "address", "address_id", "zipcode",
+                  "lat", "long", "media_url"}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def app(make_app, street_copy):
+    return make_app(street_copy)
+
+
+@pytest.fixture(scope="module")
+def keys(street_copy):
+    ws = Workspace(street_copy)
+    made = {role: accounts.create_token(ws, f"o311-{role}", role) for role in ("intake", "viewer")}
+    ws.close()
+    return made
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def point(client, keys):
+    """A point inside a grid of the published plan (lon, lat, code)."""
+    auth = {"Authorization": f"Bearer {keys['viewer']}"}
+    feature = client.get("/api/grids", headers=auth).get_json()["features"][3]
+    inside = shapely.point_on_surface(shape(feature["geometry"]))
+    return inside.x, inside.y, feature["properties"]["code"]
+
+
+@pytest.fixture(scope="module")
+def created(client, keys, point):
+    """A request made with an intake api_key in the form, as Open311 clients send it."""
+    lon, lat, _ = point
+    response = client.post(
+        "/open311/v2/requests.json",
+        data={"service_code": "street_vending", "lat": str(lat), "long": str(lon),
+              "address_string": "水碾街12号", "description": "占道卖菜", "api_key": keys["intake"]},
+    )  # fmt: skip
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def assert_errors(response, code, *words):
+    """An Open311 error answer: a JSON list of {code, description}."""
+    assert response.status_code == code, response.get_data(as_text=True)
+    body = response.get_json()
+    assert isinstance(body, list) and body[0]["code"] == code
+    for word in words:
+        assert word in body[0]["description"], body
+
+
+def test_services_one_per_category(client, keys):
+    response = client.get(f"/open311/v2/services.json?api_key={keys['intake']}")
+    assert response.status_code == 200
+    services = response.get_json()
+    assert [s["service_code"] for s in services] == list(INCIDENT_CATEGORIES)
+    for service in services:
+        assert service["metadata"] is False and service["type"] == "realtime"
+        assert service["service_name"] and service["description"] and service["group"]
+        assert service["keywords"]
+
+
+def test_create_returns_the_id_and_a_notice(created, point):
+    assert len(created) == 1
+    item = created[0]
+    assert set(item) == {"service_request_id", "service_notice", "account_id"}
+    assert point[2] in item["service_notice"]
+
+
+def test_round_trip_reads_the_request_back(client, keys, created, point):
+    lon, lat, code = point
+    rid = created[0]["service_request_id"]
+    listed = client.get(f"/open311/v2/requests.json?api_key={keys['viewer']}").get_json()
+    assert listed[0]["service_request_id"] == rid  # newest first
+    item = listed[0]
+    assert set(item) == REQUEST_FIELDS
+    assert item["status"] == "open" and item["service_code"] == "street_vending"
+    assert item["description"] == "占道卖菜" and item["address"] == "水碾街12号"
+    assert item["lat"] == pytest.approx(lat, abs=1e-6)
+    assert item["long"] == pytest.approx(lon, abs=1e-6)
+    assert item["agency_responsible"] == f"grid {code}"
+    assert item["requested_datetime"].endswith("+08:00")
+    one = client.get(f"/open311/v2/requests/{rid}.json?api_key={keys['intake']}").get_json()
+    assert one == [item]
+
+
+def test_the_intake_account_is_in_the_audit_log(street_copy, created):
+    ws = Workspace(street_copy)
+    log = ws.audit_log(limit=50)
+    ws.close()
+    rows = log[(log["action"] == "add") & (log["entity_id"] == created[0]["service_request_id"])]
+    assert rows["actor"].tolist() == ["token:o311-intake"]
+
+
+def test_requests_filters(client, keys, created):
+    auth = {"Authorization": f"Bearer {keys['viewer']}"}
+    closed = client.get("/open311/v2/requests.json?status=closed", headers=auth).get_json()
+    assert 0 < len(closed) <= 1000 and all(r["status"] == "closed" for r in closed)
+    noise = client.get(
+        "/open311/v2/requests.json?service_code=noise,sanitation&start_date=2025-12-01T00:00:00"
+        "%2B08:00&end_date=2025-12-08T00:00:00%2B08:00",
+        headers=auth,
+    ).get_json()
+    assert noise and {r["service_code"] for r in noise} <= {"noise", "sanitation"}
+    assert all("2025-12-01" <= r["requested_datetime"][:10] < "2025-12-08" for r in noise)
+    rid = created[0]["service_request_id"]
+    by_id = client.get(
+        f"/open311/v2/requests.json?service_request_id={rid},E000001,NOPE&status=closed",
+        headers=auth,
+    ).get_json()
+    assert [r["service_request_id"] for r in by_id] == [rid, "E000001"]  # status ignored
+
+
+def test_status_notes_follow_the_lifecycle(app, client, keys, created, street_copy):
+    from gridmap import incidents
+
+    rid = created[0]["service_request_id"]
+    ws = Workspace(street_copy)
+    incidents.transition(ws, rid, "accepted", note="已派网格员")
+    ws.close()
+    item = client.get(f"/open311/v2/requests/{rid}.json?api_key={keys['viewer']}").get_json()[0]
+    assert item["status"] == "open" and item["status_notes"] == "accepted: 已派网格员"
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("status=pending", ["pending", "open or closed"]),
+        ("service_code=litter", ["litter", "noise"]),
+        ("start_date=soon", ["since", "ISO 8601"]),
+    ],
+)
+def test_bad_filters_are_open311_errors(client, keys, query, words):
+    response = client.get(f"/open311/v2/requests.json?{query}&api_key={keys['viewer']}")
+    assert_errors(response, 400, *words)
+
+
+def test_an_unknown_request_is_404(client, keys):
+    response = client.get(f"/open311/v2/requests/NOPE.json?api_key={keys['viewer']}")
+    assert_errors(response, 404, "NOPE")
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "words"),
+    [
+        ({"service_code": "litter", "lat": "30.64", "long": "104.11"}, 400, ["litter", "noise"]),
+        ({"service_code": "noise", "lat": "30.0", "long": "104.0"}, 422, ["outside the street"]),
+        ({"service_code": "noise", "lat": "abc", "long": "104.1"}, 400, ["not a number"]),
+        ({"service_code": "noise", "address_string": "水碾街1号"}, 400, ["lat and long"]),
+        ({"service_code": "noise", "lat": "30.64"}, 400, ["long is missing"]),
+    ],
+)
+def test_bad_requests_are_open311_errors(client, keys, fields, code, words):
+    response = client.post("/open311/v2/requests.json", data={**fields, "api_key": keys["intake"]})
+    assert_errors(response, code, *words)
+
+
+def test_keys_and_roles(client, keys):
+    assert_errors(client.get("/open311/v2/requests.json"), 401, "API token")
+    assert_errors(client.get("/open311/v2/services.json?api_key=gm_wrong"), 401, "not valid")
+    listing = client.get(f"/open311/v2/requests.json?api_key={keys['intake']}")
+    assert_errors(listing, 403, "viewer")
+    form = {"service_code": "noise", "lat": "30.64", "long": "104.11", "api_key": keys["viewer"]}
+    assert_errors(client.post("/open311/v2/requests.json", data=form), 403, "editor")
+    no_key = {k: v for k, v in form.items() if k != "api_key"}
+    # no key and no session: refused before anything else, naming what to send
+    assert_errors(client.post("/open311/v2/requests.json", data=no_key), 400, "api_key")
+
+
+def test_a_browser_post_without_csrf_is_refused(app, client_as):
+    editor = client_as(app, "editor")
+    form = {"service_code": "noise", "lat": "30.64", "long": "104.11"}
+    assert_errors(editor.post("/open311/v2/requests.json", data=form), 400, "CSRF")
+
+
+def test_an_oversize_request_is_413(make_app, street_copy, keys):
+    small = make_app(street_copy, MAX_CONTENT_LENGTH=1024)
+    form = {"service_code": "noise", "lat": "30.64", "long": "104.11", "api_key": keys["intake"],
+            "description": "x" * 4000}  # fmt: skip
+    assert_errors(small.test_client().post("/open311/v2/requests.json", data=form), 413)
