@@ -156,6 +156,71 @@ CATALOGUE: dict[str, str] = {
     "municipal_facilities": "市政设施",
     "street_vending": "占道经营",
     "noise": "噪声扰民",
+    # workbench page (web/workbench.py, workbench.html, workbench.js)
+    "Mode": "方式",
+    "Redraw from the published plan (fewest households moved)": (
+        "在已发布方案基础上调整（调整户数最少）"
+    ),
+    "Partition afresh": "重新划分",
+    "Grid size": "网格规模",
+    "Target and range": "目标与范围",
+    "Weight": "均衡依据",
+    "Locked grids (codes, comma-separated)": "锁定的网格（编码，逗号分隔）",
+    "Working…": "正在计算…",
+    "Another plan was published since this run: run again to compare with it.": (
+        "运行后已有其他方案发布：请重新运行以与之比较。"
+    ),
+    "Drafts": "草稿",
+    "Edit by hand": "手工调整",
+    "Click a unit to select it (shift-click to add units), then choose a neighbouring grid.": (
+        "点击单元选中（按住 Shift 可多选），再选择相邻网格。"
+    ),
+    "Save and publish": "保存与发布",
+    "Note": "备注",
+    "Metric": "指标",
+    "Balance per grid": "各网格均衡情况",
+    "Map": "地图",
+    "Grids in range": "在范围内的网格比例",
+    "Largest deviation from target": "最大偏离目标",
+    "Mean compactness (Polsby-Popper)": "平均紧凑度（Polsby-Popper）",
+    "Grids in one piece": "连片网格比例",
+    "Buildings split": "被分割的楼栋",
+    "Households moved vs published": "相对已发布方案调整的户数",
+    "Units": "单元",
+    "Move to grid {code}": "移入网格 {code}",
+    "Split grid {code} in two": "将网格 {code} 一分为二",
+    "Merge grid {other} into {code}": "将网格 {other} 并入 {code}",
+    "Lock grid {code}": "锁定网格 {code}",
+    "Unlock grid {code}": "解锁网格 {code}",
+    "Selected: {n} unit(s) in grid {code}": "已选：网格 {code} 中的 {n} 个单元",
+    "No neighbouring grid in this community.": "本社区内没有相邻网格。",
+    "No unit selected.": "未选中单元。",
+    "Refused": "未执行",
+    "Done": "完成",
+    "{b} buildings, {h} households, {p} persons and {i} incidents change grid.": (
+        "{b} 栋楼、{h} 户、{p} 人、{i} 件事件变更网格。"
+    ),
+    "Nothing changes grid.": "没有变更网格的对象。",
+    "Saved as plan {id}, version {version} ({status}).": (
+        "已保存为方案 {id}，第 {version} 版（{status}）。"
+    ),
+    "Published: plan {id}, version {version}; {n} open incidents moved grid.": (
+        "已发布：方案 {id}，第 {version} 版；{n} 件未办结事件变更网格。"
+    ),
+    "Publish this plan? It replaces the published plan for everybody.": (
+        "发布此方案？它将替换所有人看到的已发布方案。"
+    ),
+    "Draft {id}: {mode}, {n} grids, run in {s} s, compared with version {v}.": (
+        "草稿 {id}：{mode}，{n} 个网格，用时 {s} 秒，与第 {v} 版比较。"
+    ),
+    "redraw": "在原方案上调整",
+    "partition afresh": "重新划分",
+    "Deviation from target": "偏离目标",
+    "Allowed range": "允许范围",
+    "out of range": "超出范围",
+    "Failed": "失败",
+    "(no grid)": "（无网格）",
+    "locked": "已锁定",
 }
 
 
