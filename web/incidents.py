@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -94,6 +94,9 @@ HOTSPOT_LABELS = {
     "cold 99%": "Cold spot, 99 % confidence",
 }
 
+#: Heat answers kept per version of the incidents (the week slider goes back and forth).
+MAX_ANSWERS = 128
+
 #: Key of the incidents frame in the app's cache.
 CACHE_KEY = "incidents_page_frame"
 
@@ -115,6 +118,20 @@ class Incidents:
     frame: gpd.GeoDataFrame  #: category, status, handling_level, reported_at, grid, geometry
     plan_id: int
     codes: tuple[str, ...]  #: grid codes of the published plan, in its order
+    answers: dict[Any, Any] = field(default_factory=dict)  #: heat answers made from it
+
+    def answer(self, key: Any, make: Any) -> Any:
+        """The answer cached under ``key`` (at most :data:`MAX_ANSWERS`), made on first use."""
+        lock = store.state().lock
+        with lock:
+            if key in self.answers:
+                return self.answers[key]
+        made = make()  # outside the lock: other requests go on meanwhile
+        with lock:
+            while len(self.answers) >= MAX_ANSWERS:
+                self.answers.pop(next(iter(self.answers)))
+            self.answers[key] = made
+        return made
 
 
 def _version() -> tuple[Any, ...]:
@@ -466,6 +483,12 @@ def heat() -> ResponseReturnValue:
     chosen = filters()
     size = _choice("size", HEX_SIZES, DEFAULT_HEX_SIZE)
     incidents = data()
+    key = ("heat", tuple(sorted(chosen.query().items())), size)
+    return jsonify(incidents.answer(key, lambda: _heat_body(incidents, chosen, size)))
+
+
+def _heat_body(incidents: Incidents, chosen: Filters, size: int) -> dict[str, Any]:
+    """The heat answer for ``chosen`` filters and hexagons ``size`` metres wide."""
     selected = select(incidents, chosen)
     street = store.outline()["street"]
     extent = street if street is not None and not street.empty else None
@@ -495,7 +518,7 @@ def heat() -> ResponseReturnValue:
             )
     top = float(bins["count"].max()) if len(bins) else 0.0
     legend = _heat_legend(top)
-    body = {
+    return {
         "type": "FeatureCollection",
         "features": features,
         "layer": "heat",
@@ -508,7 +531,6 @@ def heat() -> ResponseReturnValue:
         "legend": legend,
         "filters": chosen.query(),
     }
-    return jsonify(body)
 
 
 def _grid_counts(incidents: Incidents, selected: gpd.GeoDataFrame) -> pd.Series:
