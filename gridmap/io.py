@@ -1483,10 +1483,13 @@ def write_csv(gdf: gpd.GeoDataFrame | pd.DataFrame, path: str | os.PathLike[str]
     Parameters
     ----------
     gdf
-        The table.  Points are written in WGS84 to 7 decimals in ``lon`` and ``lat`` columns
-        (replacing columns of those names in place); if any geometry is not a point, all are
-        written as WKT in a ``geometry_wkt`` column.  Missing geometries leave the cells
-        blank.  Datetimes become ISO 8601 text.
+        The table.  Points read from lon/lat columns of a CSV (``attrs["coordinate_columns"]``,
+        set by :func:`read_layer`) keep those columns as they are (after a GCJ-02 / BD-09
+        shift they hold the shifted WGS84 values already); other points are written in WGS84
+        to 7 decimals in new ``lon`` and ``lat`` columns (``wgs84_lon`` / ``wgs84_lat`` when
+        the table has a column of either name already: no column is overwritten).  If any
+        geometry is not a point, all are written as WKT in a ``geometry_wkt`` column.  Missing
+        geometries leave the cells blank.  Datetimes become ISO 8601 text.
     path
         The file to write (replaced atomically).
 
@@ -1503,14 +1506,19 @@ def write_csv(gdf: gpd.GeoDataFrame | pd.DataFrame, path: str | os.PathLike[str]
         table = table.drop(columns=[gdf.geometry.name])
         present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
         points = shapely.get_type_id(geoms[present]) == 0
-        if points.all():
+        source = tuple(gdf.attrs.get("coordinate_columns") or ())
+        own = len(source) == 2 and all(c in table.columns for c in source)
+        if points.all() and not own:
             xs = np.full(len(geoms), np.nan)
             ys = np.full(len(geoms), np.nan)
             xs[present] = np.round(shapely.get_x(geoms[present]), 7)
             ys[present] = np.round(shapely.get_y(geoms[present]), 7)
-            table["lon"] = xs
-            table["lat"] = ys
-        else:
+            names = ["lon", "lat"]
+            while any(name in table.columns for name in names):
+                names = [f"wgs84_{name}" for name in names]
+            table[names[0]] = xs
+            table[names[1]] = ys
+        elif not points.all():
             wkt = np.full(len(geoms), None, dtype=object)
             wkt[present] = shapely.to_wkt(geoms[present], rounding_precision=7, trim=True)
             table["geometry_wkt"] = wkt

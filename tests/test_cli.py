@@ -130,6 +130,39 @@ def test_convert_gcj02_csv_to_rfc7946_geojson(run, tmp_path):
     assert (properties["lng"], properties["lat"]) == (x, y)  # the columns follow the shift
 
 
+def test_csv_coordinate_columns_are_kept_as_the_user_named_them(run, tmp_path, sample_plan):
+    from gridmap.plan import write_plan
+
+    # swapped columns: "lat" holds longitudes, "lng" latitudes; "lon" is an unrelated column
+    swapped = tmp_path / "swapped.csv"
+    swapped.write_text("name,lat,lng,lon\nA,104.1,30.64,keep-me\n", encoding="utf-8")
+    amap = tmp_path / "amap.csv"
+    amap.write_text("name,lng,lat\nA,104.1,30.64\n", encoding="utf-8")
+    plan = tmp_path / "plan.gpkg"
+    write_plan(sample_plan, plan)
+    named = ("--lon", "lat", "--lat", "lng")
+    runs = {
+        "convert_swapped": ("convert", swapped, "{out}", *named),
+        "assign_swapped": ("assign", plan, swapped, *named, "--out", "{out}"),
+        "convert_amap": ("convert", amap, "{out}", "--coords", "gcj02"),
+        "assign_amap": ("assign", plan, amap, "--coords", "gcj02", "--out", "{out}"),
+    }
+    for name, args in runs.items():
+        out = tmp_path / f"{name}.csv"
+        result = run(*[str(a).replace("{out}", str(out)) for a in args])
+        assert result.exit_code == 0, result.output
+        header, row = out.read_text(encoding="utf-8").splitlines()[:2]
+        columns = header.split(",")
+        values = dict(zip(columns, row.split(","), strict=True))
+        if "swapped" in name:
+            assert columns[:4] == ["name", "lat", "lng", "lon"]  # no new lon/lat, none clobbered
+            assert (values["lat"], values["lng"], values["lon"]) == ("104.1", "30.64", "keep-me")
+        else:
+            assert columns[:3] == ["name", "lng", "lat"] and "lon" not in columns
+            lng, lat = float(values["lng"]), float(values["lat"])  # followed the GCJ-02 shift
+            assert 0.001 < abs(lng - 104.1) < 0.01 and 0.001 < abs(lat - 30.64) < 0.01
+
+
 def test_convert_reprojects_to_lon_lat_and_keeps_existing_output(run, tmp_path):
     import geopandas as gpd
     from shapely.geometry import box

@@ -377,6 +377,23 @@ def test_csv_round_trip_points(tmp_path):
     assert note.rows == [2] and "no coordinates" in note.message
 
 
+def test_csv_writer_never_overwrites_a_column_named_lon(tmp_path):
+    points = lonlat_points().assign(lon="east gate", lat="row 3")  # columns of other meaning
+    path = tmp_path / "points.csv"
+    io.write_csv(points, path)
+    back = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert back["lon"].tolist() == ["east gate"] * 3 and back["lat"].tolist() == ["row 3"] * 3
+    assert back["wgs84_lon"].iloc[0] == "114.3412346"
+    # points read from lon/lat columns keep exactly those columns, and no lon/lat is added
+    amap = tmp_path / "amap.csv"
+    amap.write_text("name,lng,lat\nA,114.3,30.5\n", encoding="utf-8")
+    io.write_csv(io.read_layer(amap), tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines() == [
+        "name,lng,lat",
+        "A,114.3,30.5",
+    ]
+
+
 def test_csv_of_polygons_uses_wkt(tmp_path):
     path = tmp_path / "grids.csv"
     io.write_layer(wuhan_polygons(), path)
