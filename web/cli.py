@@ -20,6 +20,7 @@ def run(
     host: str = "127.0.0.1",
     port: int = 5000,
     tiles: str | None = None,
+    tiles_coords: str | None = None,
     debug: bool = False,
 ) -> None:
     """Build the app for ``workspace`` (the sample street's working copy when ``None``) and serve.
@@ -31,8 +32,10 @@ def run(
     host, port
         Where to listen (``127.0.0.1``: this machine only; ``0.0.0.0``: the whole network).
     tiles
-        ``"osm"``, ``"none"`` or a tile URL template (the ``TILES`` setting); ``None`` keeps
-        the setting from the environment (``GRIDMAP_TILES``) or the default.
+        ``"osm"``, ``"none"``, ``"amap"`` or a tile URL template (the ``TILES`` setting);
+        ``None`` keeps the setting from the environment (``GRIDMAP_TILES``) or the default.
+    tiles_coords
+        ``"wgs84"`` or ``"gcj02"``: how a tile server's tiles are drawn (``TILES_COORDS``).
     debug
         Flask's debugger and reloader (never on a shared network).
 
@@ -50,6 +53,8 @@ def run(
         config["WORKSPACE"] = str(workspace)
     if tiles is not None:
         config["TILES"] = tiles
+    if tiles_coords is not None:
+        config["TILES_COORDS"] = tiles_coords
     try:
         app = create_app(config)
     except (GridmapError, ValueError) as error:
@@ -75,12 +80,24 @@ def run(
 @click.option(
     "--tiles",
     default=None,
-    help="Base map: osm (default), none (offline) or a tile URL template "
-    "such as http://tiles.lan/{z}/{x}/{y}.png.",
+    help="Base map: osm (default), none (offline), amap (AMap/Gaode, GCJ-02) or a tile URL "
+    "template such as http://tiles.lan/{z}/{x}/{y}.png.",
+)
+@click.option(
+    "--tiles-coords",
+    type=click.Choice(["wgs84", "gcj02"]),
+    default=None,
+    help="How the tile server's tiles are drawn: gcj02 for a mirror of AMap or Tencent tiles "
+    "(overlays are shifted to line up).",
 )
 @click.option("--debug", is_flag=True, help="Flask's debugger and reloader (development only).")
 def serve_command(
-    workspace: Path | None, host: str, port: int, tiles: str | None, debug: bool
+    workspace: Path | None,
+    host: str,
+    port: int,
+    tiles: str | None,
+    tiles_coords: str | None,
+    debug: bool,
 ) -> None:
     """Serve the web app for WORKSPACE (default: a working copy of the sample street)."""
-    run(workspace, host=host, port=port, tiles=tiles, debug=debug)
+    run(workspace, host=host, port=port, tiles=tiles, tiles_coords=tiles_coords, debug=debug)

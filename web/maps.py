@@ -28,6 +28,48 @@ PALETTE = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
 DIVERGING = ("#0571b0", "#92c5de", "#f7f7f7", "#f4a582", "#ca0020")
 
 
+#: Named tile providers besides OpenStreetMap: name -> (URL template, attribution, coordinates).
+#: AMap (Gaode) draws its streets in GCJ-02: overlays are shifted to match (static/gcj02.js).
+NAMED_TILES = {
+    "amap": (
+        "https://webrd02.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+        "&x={x}&y={y}&z={z}",
+        "© 高德地图 AutoNavi",
+        "gcj02",
+    ),
+}
+
+#: Coordinate systems base tiles may be drawn in.
+TILE_COORDS = ("wgs84", "gcj02")
+
+
+def resolve_tiles(config: dict[str, Any]) -> None:
+    """Check the tile settings and turn a named provider into its URL, attribution and CRS.
+
+    ``TILES`` is ``"osm"``, ``"none"``, a name of :data:`NAMED_TILES` or a URL template;
+    ``TILES_COORDS`` (``"wgs84"`` or ``"gcj02"``) says how a URL's tiles are drawn, so that a
+    local mirror of a Chinese provider lines up too.
+
+    Raises
+    ------
+    ValueError
+        For tiles or coordinates not understood.
+    """
+    tiles = config.get("TILES", "osm")
+    if tiles in NAMED_TILES:
+        url, attribution, coords = NAMED_TILES[tiles]
+        config["TILES"], config["TILES_ATTRIBUTION"], config["TILES_COORDS"] = (
+            url, attribution, coords,
+        )  # fmt: skip
+    check_tiles(config["TILES"])
+    coords = config.setdefault("TILES_COORDS", "wgs84")
+    if coords not in TILE_COORDS:
+        raise ValueError(
+            f"TILES_COORDS={coords!r} is not understood: use 'wgs84' or 'gcj02' (tiles of "
+            "AMap/Gaode or Tencent, or a mirror of them)."
+        )
+
+
 def check_tiles(tiles: str) -> str:
     """``tiles`` when it is ``"osm"``, ``"none"`` or a tile URL template; ValueError otherwise."""
     if tiles in ("osm", "none"):
@@ -36,7 +78,7 @@ def check_tiles(tiles: str) -> str:
     if url and all(part in tiles for part in ("{z}", "{x}", "{y}")):
         return tiles
     raise ValueError(
-        f"TILES={tiles!r} is not understood: use 'osm', 'none' or a tile URL template "
+        f"TILES={tiles!r} is not understood: use 'osm', 'none', 'amap' or a tile URL template "
         "such as http://tiles.example.lan/{z}/{x}/{y}.png"
     )
 

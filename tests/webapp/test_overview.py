@@ -195,3 +195,23 @@ def test_grid_page_in_chinese(client, grid_codes):
     page = client.get(f"/grids/{grid_codes[0]}?lang=zh").get_data(as_text=True)
     assert "每月事件数" in page and "最近事件" in page
     client.get("/?lang=en")
+
+
+def test_amap_tiles_are_gcj02_and_shift_the_overlays(make_app, street_copy, client_as):
+    app = make_app(street_copy, TILES="amap")
+    assert app.config["TILES_COORDS"] == "gcj02" and "autonavi" in app.config["TILES"]
+    page = client_as(app).get("/").get_data(as_text=True)
+    assert "autonavi.com" in page and "/static/gcj02.js" in page
+    assert page.index("/static/gcj02.js") < page.index("/vendor/leaflet/leaflet.js")
+
+
+def test_wgs84_tiles_load_no_shift(page):
+    assert "gcj02.js" not in page
+
+
+def test_a_local_mirror_of_gcj02_tiles(make_app, street_copy, client_as):
+    url = "http://tiles.lan/amap/{z}/{x}/{y}.png"
+    page = client_as(make_app(street_copy, TILES=url, TILES_COORDS="gcj02")).get("/")
+    assert "/static/gcj02.js" in page.get_data(as_text=True)
+    with pytest.raises(ValueError, match="TILES_COORDS"):
+        make_app(street_copy, TILES=url, TILES_COORDS="bd09")
