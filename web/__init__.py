@@ -90,7 +90,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
-    from web import api, api_incidents, assets, i18n, incidents, open311, pages, workbench
+    from web import api, api_incidents, assets, exports, i18n, incidents, open311, pages, workbench
 
     state = workspace.init_app(app, DEFAULT_WORKSPACE)
     if state.demo and state.ws is not None:
@@ -109,6 +109,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         }
 
     app.register_blueprint(pages.bp)
+    app.register_blueprint(exports.bp)
     app.register_blueprint(workbench.bp)
     app.register_blueprint(api_incidents.bp)
     app.register_blueprint(open311.bp)

@@ -273,10 +273,10 @@ def take_in(fields: Mapping[str, Any], *, default_source: str) -> tuple[dict[str
     )
     result = ws.add_incidents(frame, actor=actor())
     added = bool(result["added"].iloc[0])
-    return incident_record(_one_incident(incident_id)), added
+    return incident_record(one_incident(incident_id)), added
 
 
-def _one_incident(incident_id: str) -> dict[str, Any]:
+def one_incident(incident_id: str) -> dict[str, Any]:
     """The stored row of one incident; 404 when there is none."""
     ws = store.workspace()
     row = (
@@ -563,7 +563,7 @@ def incident_list() -> ResponseReturnValue:
 @require("viewer")
 def incident(incident_id: str) -> ResponseReturnValue:
     """One incident with its status history (oldest first), escalations and allowed next moves."""
-    record = incident_record(_one_incident(incident_id))
+    record = incident_record(one_incident(incident_id))
     ws = store.workspace()
     events = engine.history(ws, incident_id)
     record["history"] = [
@@ -624,7 +624,7 @@ def transition(incident_id: str) -> ResponseReturnValue:
     409 (naming the allowed next statuses) when the current status does not allow the move;
     400 for a status that does not exist.
     """
-    _one_incident(incident_id)
+    one_incident(incident_id)
     fields = body()
     status = fields.get("status")
     if not status:
@@ -638,7 +638,7 @@ def transition(incident_id: str) -> ResponseReturnValue:
         )  # fmt: skip
     except StoreError as error:
         raise _conflict(error) from error
-    return jsonify(event=event, incident=incident_record(_one_incident(incident_id)))
+    return jsonify(event=event, incident=incident_record(one_incident(incident_id)))
 
 
 @bp.post("/incidents/<incident_id>/escalate")
@@ -648,7 +648,7 @@ def escalate(incident_id: str) -> ResponseReturnValue:
 
     409 when it is final or already handled by the street.
     """
-    _one_incident(incident_id)
+    one_incident(incident_id)
     note = str(body().get("note") or "")
     try:
         level = engine.escalate(store.workspace(), incident_id, actor=actor(), note=note)
@@ -657,5 +657,5 @@ def escalate(incident_id: str) -> ResponseReturnValue:
     return jsonify(
         handling_level=level,
         levels=list(HANDLING_LEVELS),
-        incident=incident_record(_one_incident(incident_id)),
+        incident=incident_record(one_incident(incident_id)),
     )
