@@ -13,6 +13,8 @@ the data must be in a metric CRS (see :func:`gridmap.crs.local_metric_crs`).
 * :func:`plan_summary` condenses that table into the numbers a street office checks: contiguity,
   balance, compactness, gaps and overlaps.
 * :func:`buildings_split` lists the buildings cut between grids (a good plan has none).
+* :func:`barrier_crossings` tells, from the unit graph, which grids hold households on both
+  sides of the river or of an arterial road.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ __all__ = [
     "BOUNDARY_FIT_DISTANCE_M",
     "EDGE_TOLERANCE_M",
     "PART_MIN_SHARE",
+    "barrier_crossings",
     "buildings_split",
     "grid_metrics",
     "plan_summary",
@@ -285,6 +288,7 @@ def plan_summary(
     street: BaseGeometry | None = None,
     min_weight: float | None = None,
     max_weight: float | None = None,
+    buildings: gpd.GeoDataFrame | None = None,
 ) -> dict[str, Any]:
     """Condense the table of :func:`grid_metrics` into plan-level metrics.
 
@@ -297,6 +301,9 @@ def plan_summary(
         grids.
     min_weight, max_weight
         The allowed weight range per grid; ``in_range_share`` is NaN when neither is given.
+    buildings
+        Building footprints (any CRS): ``buildings_split`` counts those divided between grids
+        (see :func:`buildings_split`); NaN without them.
 
     Returns
     -------
@@ -304,9 +311,13 @@ def plan_summary(
         ``grids`` (count), ``contiguous_share`` (share of grids in one part), ``in_range_share``,
         ``max_abs_deviation``, ``max_abs_deviation_from_group_mean``, ``mean_polsby_popper``,
         ``min_polsby_popper``, ``mean_hull_ratio``, ``mean_boundary_fit`` (NaN-aware means),
-        ``gap_m2`` (street area no grid covers, or holes inside the grids without a street),
-        ``overlap_m2`` (area shared by two grids, summed over pairs) and ``outside_m2`` (grid
-        area outside the street; NaN without a street).
+        ``buildings_split`` (must be 0), ``grids_crossing_water`` and
+        ``grids_crossing_arterial`` (grids with land on both sides of the river or of an
+        arterial road, from the ``crosses_water`` / ``crosses_arterial`` columns when the table
+        has them, see :func:`barrier_crossings`; NaN otherwise), ``gap_m2`` (street area no
+        grid covers, or holes inside the grids without a street), ``overlap_m2`` (area shared
+        by two grids, summed over pairs) and ``outside_m2`` (grid area outside the street; NaN
+        without a street).
 
     Raises
     ------
@@ -337,6 +348,17 @@ def plan_summary(
 
     deviation = grids.get("deviation")
     from_group = grids.get("deviation_from_group_mean")
+    split = math.nan
+    if buildings is not None:
+        split = len(buildings_split(buildings, grids)) if n else 0
+    crossing = {
+        f"grids_crossing_{name}": (
+            int(grids[f"crosses_{name}"].astype(bool).sum())
+            if f"crosses_{name}" in grids
+            else math.nan
+        )
+        for name in ("water", "arterial")
+    }
     return {
         "grids": n,
         "contiguous_share": float((parts == 1).mean()) if parts is not None and n else math.nan,
@@ -349,6 +371,8 @@ def plan_summary(
         "min_polsby_popper": _nan_stat(grids.get("polsby_popper"), "min"),
         "mean_hull_ratio": _nan_stat(grids.get("hull_ratio"), "mean"),
         "mean_boundary_fit": _nan_stat(grids.get("boundary_fit"), "mean"),
+        "buildings_split": split,
+        **crossing,
         "gap_m2": gap,
         "overlap_m2": _overlap_area(geoms) if len(geoms) > 1 else 0.0,
         "outside_m2": outside,
@@ -411,3 +435,55 @@ def buildings_split(
     area = shapely.area(footprints)
     split = (total - largest) > tolerance * area
     return np.flatnonzero(split).astype(np.int64)
+
+
+def barrier_crossings(
+    graph: Any, labels: np.ndarray, land: np.ndarray, barriers: Any
+) -> np.ndarray:
+    """Which grids hold land on two sides of a barrier (the river, an arterial road).
+
+    A grid crosses a barrier class when its land units, linked by the grid's own unit-graph
+    edges *other than* those running along that class, fall into more pieces than when all
+    its edges count: some of its land is reached from the rest only across the barrier.
+    Units that are not land (the water itself) do not count, so a grid taking in a piece of
+    the river does not cross it; a park or a block on the far bank does.
+
+    Parameters
+    ----------
+    graph
+        The unit graph (:class:`gridmap.graph.UnitGraph`: ``n``, ``edges``, ``barrier``).
+    labels
+        ``(n,)`` grid index 0..K-1 of every unit.
+    land
+        ``(n,)`` bool: the units that count (all but the water units of a street).
+    barriers
+        One ``BARRIER_*`` class or several (:mod:`gridmap.graph`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(K,)`` bool, True for the grids that cross.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    labels = np.asarray(labels, dtype=np.int64)
+    land = np.asarray(land, dtype=bool)
+    n = int(graph.n)
+    k = int(labels.max()) + 1 if labels.size else 0
+    edges = np.asarray(graph.edges, dtype=np.int64).reshape(-1, 2)
+    inside = labels[edges[:, 0]] == labels[edges[:, 1]]
+    across = np.isin(np.asarray(graph.barrier), np.atleast_1d(barriers))
+
+    def pieces(keep: np.ndarray) -> np.ndarray:
+        e = edges[keep]
+        mat = coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+        _, comp = connected_components(mat, directed=False)
+        grid_of_piece = np.zeros(comp.max() + 1 if n else 0, dtype=np.int64)
+        grid_of_piece[comp] = labels
+        counted = np.unique(comp[land])
+        return np.bincount(grid_of_piece[counted], minlength=k)
+
+    if k == 0:
+        return np.zeros(0, dtype=bool)
+    return pieces(inside & ~across) > pieces(inside)

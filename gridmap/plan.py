@@ -24,9 +24,9 @@ from gridmap import io
 from gridmap.coding import grid_codes
 from gridmap.crs import local_metric_crs, to_wgs84
 from gridmap.errors import InputError, Problem
-from gridmap.graph import BARRIER_GAP, UnitGraph, build_graph
+from gridmap.graph import BARRIER_ARTERIAL, BARRIER_GAP, BARRIER_WATER, UnitGraph, build_graph
 from gridmap.index import largest_overlap
-from gridmap.metrics import grid_metrics, line_zone, plan_summary
+from gridmap.metrics import barrier_crossings, grid_metrics, line_zone, plan_summary
 from gridmap.partition import allocate_grids, partition_graph, shape_inputs
 from gridmap.units import Units, build_units
 
@@ -56,6 +56,8 @@ class PlanContext:
     lines
         The zone along roads, water and community lines in the units' CRS
         (:func:`gridmap.metrics.line_zone`), for the boundary fit, or ``None``.
+    buildings
+        The building footprints in the units' CRS, for ``buildings_split``, or ``None``.
     """
 
     weight: str = "households"
@@ -66,6 +68,7 @@ class PlanContext:
     street_code: str | None = None
     street: Any = None
     lines: Any = None
+    buildings: Any = None
 
 
 @dataclass
@@ -191,10 +194,28 @@ def _measure(
         table.insert(0, "code", grid_codes(table, street_code=context.street_code).to_numpy())
     else:
         table.insert(0, "code", [f"{i + 1:03d}" for i in range(len(table))])
+    graph = fields.get("graph")
+    if graph is not None and getattr(graph, "n", None) == len(units) and k:
+        land = _land(units)
+        for name, code in (("water", BARRIER_WATER), ("arterial", BARRIER_ARTERIAL)):
+            if (np.asarray(graph.barrier) == code).any():
+                crossing = barrier_crossings(graph, labels, land, code)
+                table.insert(table.columns.get_loc("geometry"), f"crosses_{name}", crossing)
     summary = plan_summary(
-        table, street=context.street, min_weight=context.minimum, max_weight=context.maximum
+        table,
+        street=context.street,
+        min_weight=context.minimum,
+        max_weight=context.maximum,
+        buildings=context.buildings,
     )
     return Plan(units, labels, table, summary, context=context, **fields)
+
+
+def _land(units: gpd.GeoDataFrame) -> np.ndarray:
+    """The units that are land (not the river or a pond: units of kind ``empty``)."""
+    if "kind" not in units.columns:
+        return np.ones(len(units), dtype=bool)
+    return (units["kind"] != "empty").to_numpy()
 
 
 def _advance(progress: Callable[[int, int, str], None] | None, step: str) -> None:
@@ -373,6 +394,7 @@ def prepare_street(
         street_code=str(street["code"].iloc[0]),
         street=shapely.union_all(street.to_crs(crs).geometry.to_numpy()),
         lines=_line_zone(layers, crs),
+        buildings=layers["buildings"].to_crs(crs),
     )
     return units, graph, context
 

@@ -12,7 +12,8 @@ from shapely.geometry import LineString, Polygon, box
 
 from gridmap.crs import local_metric_crs
 from gridmap.errors import InputError
-from gridmap.metrics import buildings_split, grid_metrics, plan_summary
+from gridmap.graph import BARRIER_ARTERIAL, BARRIER_NONE, BARRIER_WATER, UnitGraph
+from gridmap.metrics import barrier_crossings, buildings_split, grid_metrics, plan_summary
 
 CRS = "EPSG:32648"
 
@@ -210,3 +211,38 @@ def test_sf_block_groups_give_sane_numbers(sf):
     lines = gpd.GeoDataFrame(geometry=shapely.boundary(sf.geometry.to_numpy()), crs=sf.crs)
     fitted = grid_metrics(sf, labels, weight="Population", group_column=None, lines=lines)
     assert fitted["boundary_fit"].min() > 0.99
+
+
+def test_plan_summary_counts_split_buildings():
+    grids = grid_metrics(units_of(row_of_squares(2), households=[1, 1]), np.array([0, 1]))
+    whole, cut = box(10, 10, 20, 20), box(90, 10, 110, 20)  # the second straddles the line
+    buildings = gpd.GeoDataFrame(geometry=[whole, cut], crs=CRS)
+    assert plan_summary(grids, buildings=buildings)["buildings_split"] == 1
+    assert plan_summary(grids, buildings=buildings.iloc[:1])["buildings_split"] == 0
+    assert math.isnan(plan_summary(grids)["buildings_split"])
+
+
+def test_barrier_crossings_from_the_unit_graph():
+    # a row of 5 units: 0-1 plain, 1-2 along the river, 2-3 along an arterial, 3-4 plain;
+    # unit 2 is the river itself (not land)
+    graph = UnitGraph(
+        n=5,
+        edges=np.array([[0, 1], [1, 2], [2, 3], [3, 4]]),
+        length=np.full(4, 100.0),
+        barrier=np.array([BARRIER_NONE, BARRIER_WATER, BARRIER_ARTERIAL, BARRIER_NONE]),
+        groups=np.zeros(5, dtype=np.int64),
+        group_names=["A"],
+    )
+    land = np.array([True, True, False, True, True])
+    # grid 0 = units 0-1 (no crossing); grid 1 = 2-4: the river unit joins across the arterial,
+    # but only land counts, so it does not cross the arterial
+    labels = np.array([0, 0, 1, 1, 1])
+    assert barrier_crossings(graph, labels, land, BARRIER_WATER).tolist() == [False, False]
+    assert barrier_crossings(graph, labels, land, BARRIER_ARTERIAL).tolist() == [False, False]
+    # one grid holding land on both banks crosses the river (and the arterial)
+    labels = np.array([0, 0, 0, 0, 1])
+    assert barrier_crossings(graph, labels, land, BARRIER_WATER).tolist() == [True, False]
+    assert barrier_crossings(graph, labels, land, BARRIER_ARTERIAL).tolist() == [True, False]
+    everything = np.ones(5, dtype=bool)  # unit 2 counted as land: 1|2 across the river
+    labels = np.array([0, 1, 1, 2, 2])
+    assert barrier_crossings(graph, labels, everything, BARRIER_WATER).tolist() == [0, 1, 0]

@@ -48,6 +48,13 @@ def test_no_building_is_split(plan, layers):
     assert len(buildings_split(buildings, plan.grids)) == 0
 
 
+def test_summary_reports_split_buildings_and_barrier_crossings(plan):
+    assert plan.summary["buildings_split"] == 0
+    grids = plan.grids
+    for name in ("water", "arterial"):
+        assert plan.summary[f"grids_crossing_{name}"] == int(grids[f"crosses_{name}"].sum())
+
+
 def test_households_are_balanced_within_range(plan, layers):
     assert plan.grids["households"].sum() == len(layers["households"])
     assert plan.summary["in_range_share"] >= 0.95, plan.grids["households"].describe()
