@@ -57,7 +57,7 @@ MAX_FAILURES = 5
 LOCKOUT_WINDOW = 300
 
 #: Endpoints that answer with no workspace and no log-in.
-OPEN_ENDPOINTS = (None, "pages.health", "static", "vendor.file")
+OPEN_ENDPOINTS = (None, "pages.health", "pages.favicon", "static", "vendor.file")
 
 #: Body types whose ``api_key`` field is read on Open311 paths.
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-from flask import Blueprint, current_app, jsonify, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
 from gridmap import __version__
@@ -139,6 +147,12 @@ def _last_report(ws: Workspace) -> pd.Timestamp | None:
     """When the last incident of the workspace was reported (charts of every grid end there)."""
     (last,) = ws.connect().execute("SELECT max(reported_at) FROM incidents").fetchone()
     return None if last is None else pd.Timestamp(last)
+
+
+@bp.get("/favicon.ico")
+def favicon() -> ResponseReturnValue:
+    """The icon browsers ask for at the site's root (the SVG of the pages' ``<link>``)."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 @bp.get("/health")
