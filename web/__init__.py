@@ -9,7 +9,11 @@ it.  Settings (``app.config``, also read from ``GRIDMAP_*`` environment variable
     instance folder (``instance/sample_street.gpkg``): the committed file is never written.
 ``TILES``
     The base map: ``"osm"`` (OpenStreetMap, the default), ``"none"`` (no base map: works with
-    no internet) or the URL template of a local tile server (``http://tiles.lan/{z}/{x}/{y}.png``).
+    no internet), ``"amap"`` (AMap/Gaode streets, drawn in GCJ-02) or the URL template of a
+    local tile server (``http://tiles.lan/{z}/{x}/{y}.png``).
+``TILES_COORDS``
+    ``"wgs84"`` (default) or ``"gcj02"``: how a tile server's tiles are drawn.  With GCJ-02
+    tiles every overlay is shifted in the browser so that grids line up with the streets.
 ``TILES_ATTRIBUTION``
     The attribution shown for a tile server given by URL.
 ``MAX_CONTENT_LENGTH``
@@ -42,7 +46,7 @@ from gridmap import __version__
 from gridmap.errors import GridmapError
 from web import auth, workspace
 from web.errors import ApiError, error_response
-from web.maps import check_tiles
+from web.maps import resolve_tiles
 
 DEFAULT_WORKSPACE = Path(__file__).resolve().parents[1] / "sample_data" / "sample_street.gpkg"
 
@@ -82,7 +86,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("GRIDMAP")
     app.config.from_mapping(config)
     app.json.sort_keys = False
-    check_tiles(app.config["TILES"])
+    resolve_tiles(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     if app.config.get("PROXY_FIX"):
@@ -90,7 +94,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
-    from web import api, api_incidents, assets, exports, i18n, incidents, open311, pages, workbench
+    from web import (
+        api,
+        api_incidents,
+        assets,
+        exports,
+        i18n,
+        imports,
+        incidents,
+        open311,
+        openapi,
+        pages,
+        workbench,
+    )
 
     state = workspace.init_app(app, DEFAULT_WORKSPACE)
     if state.demo and state.ws is not None:
@@ -108,11 +124,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             "nav_endpoints": set(app.view_functions),
         }
 
+    workspace.warm_up(app)
     app.register_blueprint(pages.bp)
-    app.register_blueprint(exports.bp)
     app.register_blueprint(workbench.bp)
     app.register_blueprint(api_incidents.bp)
     app.register_blueprint(open311.bp)
+    app.register_blueprint(exports.bp)
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(imports.bp)
     app.register_blueprint(incidents.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(assets.bp)
@@ -126,6 +145,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def gridmap_error(error: GridmapError) -> tuple[Any, int]:
         """Answer an error of the engine or the store with its message and fix (400)."""
         return error_response(400, error.message, error.fix)
+
+    @app.errorhandler(413)
+    def too_large(error: HTTPException) -> tuple[Any, int]:
+        """Refuse an upload over the limit, saying the limit and what to do."""
+        limit = app.config["MAX_CONTENT_LENGTH"] / 1e6
+        return error_response(
+            413,
+            f"the upload is larger than this server accepts ({limit:.0f} MB).",
+            "split the file, or ask the administrator to raise MAX_CONTENT_LENGTH.",
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[Any, int]:

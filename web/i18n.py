@@ -221,6 +221,35 @@ CATALOGUE: dict[str, str] = {
     "Failed": "失败",
     "(no grid)": "（无网格）",
     "locked": "已锁定",
+    # import page
+    "Import": "导入",
+    "Import incidents, households or buildings": "导入事件、住户或楼栋",
+    "A file with bad rows imports nothing unless you tick “skip bad rows”; importing the same file twice adds nothing. Up to {mb} MB; {accepted}.": "含错误行的文件不会导入任何数据，除非勾选“跳过错误行”；同一文件重复导入不会新增数据。最大 {mb} MB；{accepted}。",  # noqa: E501
+    "File": "文件",
+    "Import as": "导入为",
+    "Columns": "列名",
+    "Coordinates": "坐标系",
+    "gridmap's own column names": "gridmap 标准列名",
+    "Skip bad rows (import the good ones)": "跳过错误行（导入其余行）",
+    "Nothing was imported. Fix the rows below, or tick “skip bad rows” to import the others.": "未导入任何数据。请修正以下各行，或勾选“跳过错误行”以导入其余行。",  # noqa: E501
+    "Imported {file}": "已导入 {file}",
+    "This file was imported before: nothing was changed.": "此文件已导入过，未作任何更改。",
+    "Rows read": "读取行数",
+    "Imported": "已导入",
+    "Already present": "已存在",
+    "Skipped": "已跳过",
+    "Skipped rows": "跳过的行",
+    "Notes": "说明",
+    "Grid: {flag}": "网格：{flag}",
+    "row {n}": "第 {n} 行",
+    "Choose a file to import.": "请选择要导入的文件。",
+    "{name}: files of this type cannot be imported; use {accepted}.": "{name}：不支持此类文件，请使用 {accepted}。",  # noqa: E501
+    "Unknown layer {kind}.": "未知图层 {kind}。",
+    "Unknown coordinates or column mapping.": "未知的坐标系或列映射。",
+    "{name} is empty.": "{name} 是空文件。",
+    "households": "住户",
+    "buildings": "楼栋",
+    "incidents": "事件",
 }
 
 
