@@ -14,6 +14,7 @@ page; the API answers 401 or 403 as JSON.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -188,14 +189,21 @@ def _account_of_request() -> Account | None:
 
 
 def _active_role(ws: Any, name: str) -> str | None:
+    """The role of active user ``name``; ``None`` when disabled, unknown or no users table.
+
+    Any other database error propagates (a 500 the log explains) rather than quietly
+    logging the person out.
+    """
     try:
         row = (
             ws.connect()
             .execute("SELECT role FROM gridmap_users WHERE name = ? AND disabled = 0", (name,))
             .fetchone()
         )
-    except Exception:  # noqa: BLE001 - no users table: nobody is logged in
-        return None
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            return None
+        raise
     return None if row is None else row[0]
 
 
