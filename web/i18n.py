@@ -250,6 +250,26 @@ CATALOGUE: dict[str, str] = {
     "households": "住户",
     "buildings": "楼栋",
     "incidents": "事件",
+    # exports page and API docs page (web/exports.py, web/openapi.py)
+    "published plan, version {version}": "已发布方案，第 {version} 版",
+    "GeoJSON follows RFC 7946 (longitude/latitude, WGS84); GeoPackage opens in QGIS; CSV opens in a spreadsheet.": "GeoJSON 符合 RFC 7946（经度/纬度，WGS84）；GeoPackage 可用 QGIS 打开；CSV 可用电子表格打开。",  # noqa: E501
+    "Incidents to export": "要导出的事件",
+    "all": "全部",
+    "Reported from": "上报日期自",
+    "until (not included)": "至（不含）",
+    "Data": "数据",
+    "Rows": "行数",
+    "Per-grid aggregates (households, persons, incidents by status and category)": "各网格汇总（户数、人数、按状态和类别统计的事件）",  # noqa: E501
+    "Incidents with their grid (the filters above apply)": "事件及其所属网格（按上方条件筛选）",
+    "Households with their grid (personal data: editors only)": "住户及其所属网格（个人数据：仅限编辑者）",  # noqa: E501
+    "API": "接口",
+    "Every endpoint of the JSON API and of Open311 intake. The machine-readable document is at": "JSON 接口和 Open311 事件上报的全部端点。机器可读的文档位于",  # noqa: E501
+    "Method": "方法",
+    "Path": "路径",
+    "What it does": "用途",
+    "Parameters": "参数",
+    "Answers": "响应",
+    "body": "请求体",
 }
 
 

@@ -94,6 +94,13 @@ def csrf_error(error: CSRFError) -> tuple[Any, int]:
     return _errors(400, f"{error.description} Fix: send api_key (an API token).")
 
 
+@bp.errorhandler(413)
+def too_large(error: HTTPException) -> tuple[Any, int]:
+    """A request body over the upload limit (``MAX_CONTENT_LENGTH``)."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    return _errors(413, f"the request is larger than this server accepts ({limit:,} bytes).")
+
+
 @bp.errorhandler(HTTPException)
 def http_error(error: HTTPException) -> tuple[Any, int]:
     """Any other HTTP error (413 too large, 405...) as an Open311 error list."""

@@ -153,3 +153,9 @@ def test_temporary_files_are_removed(viewer, monkeypatch, tmp_path):
     assert viewer.get("/exports/grids.gpkg").status_code == 200
     assert viewer.get("/exports/incidents.csv?category=noise").status_code == 200
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_page_in_chinese(viewer):
+    page = viewer.get("/exports?lang=zh").get_data(as_text=True)
+    assert "要导出的事件" in page and "各网格汇总" in page
+    viewer.get("/exports?lang=en")

@@ -192,4 +192,5 @@ def test_an_oversize_request_is_413(make_app, street_copy, keys):
     small = make_app(street_copy, MAX_CONTENT_LENGTH=1024)
     form = {"service_code": "noise", "lat": "30.64", "long": "104.11", "api_key": keys["intake"],
             "description": "x" * 4000}  # fmt: skip
-    assert_errors(small.test_client().post("/open311/v2/requests.json", data=form), 413)
+    response = small.test_client().post("/open311/v2/requests.json", data=form)
+    assert_errors(response, 413, "1,024 bytes")
