@@ -91,7 +91,11 @@ def page_errors():
         page.on("pageerror", lambda error: errors.append(f"JS error: {error}"))
         page.on(
             "requestfailed",
-            lambda request: errors.append(f"request failed: {request.url} {request.failure}"),
+            lambda request: (
+                None  # a navigation cancels what the page was still loading: not an error
+                if "ERR_ABORTED" in (request.failure or "")
+                else errors.append(f"request failed: {request.url} {request.failure}")
+            ),
         )
         page.on(
             "response",

@@ -112,3 +112,16 @@ def test_log_out(new_page, server):
     page.wait_for_url("**/login")
     page.goto(f"{server}/")
     assert "/login" in page.url
+
+
+def test_grid_page_on_a_phone(new_page, server, page_errors, shot):
+    page = new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(f"{server}/")
+    code = page.locator("#grid-table tbody tr").first.get_attribute("data-code")
+    page.goto(f"{server}/grids/{code}?lang=zh")
+    assert page.locator("#month-chart svg").bounding_box()["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400
+    assert "每月事件数" in page.inner_text("body")
+    shot(page, "14-grid-page-phone-zh")
+    page.goto(f"{server}/?lang=en")
+    assert not page_errors.errors
