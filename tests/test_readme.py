@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from conftest import PROJECT_ROOT
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def quick_start_commands() -> list[str]:

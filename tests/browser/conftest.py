@@ -151,3 +151,9 @@ def screenshot(page, name: str) -> Path:
 def shot():
     """``shot(page, name)``: save a screenshot of the page (see :func:`screenshot`)."""
     return screenshot
+
+
+@pytest.fixture(scope="session")
+def sign_in():
+    """``sign_in(page, server, role)``: log a page in (see :func:`log_in`)."""
+    return log_in

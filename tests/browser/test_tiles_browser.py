@@ -32,12 +32,11 @@ def gcj_server(tmp_path_factory, published_gpkg):
     httpd.shutdown()
 
 
-def test_the_shift_matches_the_engine(browser, gcj_server):
+def test_the_shift_matches_the_engine(browser, gcj_server, sign_in):
     from gridmap.crs import wgs84_to_gcj02
-    from tests.browser.conftest import log_in
 
     page = browser.new_page()
-    log_in(page, gcj_server, "viewer")
+    sign_in(page, gcj_server, "viewer")
     points = [(104.08, 30.65), (104.1, 30.62), (116.39, 39.9), (2.35, 48.85)]
     for lon, lat in points:
         got = page.evaluate(f"window.gridmapGcj02({lon}, {lat})")
@@ -46,12 +45,11 @@ def test_the_shift_matches_the_engine(browser, gcj_server):
     page.close()
 
 
-def test_grids_are_drawn_shifted(browser, gcj_server):
+def test_grids_are_drawn_shifted(browser, gcj_server, sign_in):
     from gridmap.crs import wgs84_to_gcj02
-    from tests.browser.conftest import log_in
 
     page = browser.new_page()
-    log_in(page, gcj_server, "viewer")
+    sign_in(page, gcj_server, "viewer")
     page.goto(f"{gcj_server}/")
     page.wait_for_selector("#overview-map .leaflet-overlay-pane path")
     pairs = page.evaluate(

@@ -81,3 +81,9 @@ def client_as():
 def login():
     """``login(client, name, password=None)``: log in through the form (see :func:`log_in`)."""
     return log_in
+
+
+@pytest.fixture(scope="session")
+def csrf():
+    """``csrf(html)``: the CSRF token of a page (see :func:`csrf_of`)."""
+    return csrf_of
