@@ -48,7 +48,8 @@ def _form_choices() -> dict[str, object]:
 @require("editor")
 def page() -> ResponseReturnValue:
     """The upload form."""
-    return render_template("imports.html", report=None, refused=None, form={}, **_form_choices())
+    form = {"kind": "incidents", "coords": "wgs84", "mapping": "", "skip_bad": False}
+    return render_template("imports.html", report=None, refused=None, form=form, **_form_choices())
 
 
 @bp.post("/imports")
