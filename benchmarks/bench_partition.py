@@ -253,7 +253,15 @@ def main() -> None:
           f"{s['grids']} grids, in range 300-500: {100 * s['in_range_share']:.1f} %, "
           f"contiguous: {100 * s['contiguous_share']:.0f} %, "
           f"max |dev| from community mean: {100 * s['max_abs_deviation_from_group_mean']:.1f} %, "
-          f"mean PP {s['mean_polsby_popper']:.3f}")  # fmt: skip
+          f"mean PP {s['mean_polsby_popper']:.3f}, buildings split: {s['buildings_split']}, "
+          f"grids crossing the river: {s['grids_crossing_water']}, "
+          f"an arterial: {s['grids_crossing_arterial']}")  # fmt: skip
+    ignored = make_plan(layers, barriers="ignore").summary
+    print(f"  with --barriers ignore (the engine before barrier modes): "
+          f"{100 * ignored['in_range_share']:.1f} % in range, "
+          f"mean PP {ignored['mean_polsby_popper']:.3f}, "
+          f"grids crossing the river: {ignored['grids_crossing_water']}, "
+          f"an arterial: {ignored['grids_crossing_arterial']}")  # fmt: skip
     units = build_units(layers, max_unit_households=150)
     graph = build_graph(units.gdf, group_column=None)
     weights = units.gdf["households"].to_numpy(dtype=float)

@@ -333,6 +333,15 @@ def convert(
 @click.option("--nest", help="Units mode: column whose values grids must nest in.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the partitioner.")
 @click.option(
+    "--barriers",
+    default="default",
+    show_default=True,
+    metavar="MODE|CLASS=MODE,...",
+    help="Crossing the river (water) or an arterial road: forbid, penalise or ignore, for both "
+    "or per class (water=forbid,arterial=penalise). default: forbid the river where each "
+    "community's land allows it, penalise arterials.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
@@ -350,6 +359,7 @@ def partition(
     per_community: str | None,
     nest: str | None,
     seed: int,
+    barriers: str,
     out: Path,
     force: bool,
 ) -> None:
@@ -361,8 +371,10 @@ def partition(
     that already carry counts.
     """  # fmt: skip
     from gridmap import io
+    from gridmap.partition import resolve_barriers
     from gridmap.plan import make_plan, partition_units, write_plan
 
+    modes = resolve_barriers(barriers)  # a typo is refused before any work
     if (workspace is None) == (units_file is None):
         raise UserError("give either a WORKSPACE or --units FILE (not both).")
     if out.exists() and not force:
@@ -375,6 +387,8 @@ def partition(
             raise UserError("--per-community is for a workspace; in units mode use --grids.")
         if grids is None or weight is None:
             raise UserError("units mode needs --weight COLUMN and --grids K.")
+        if barriers.strip().lower() != "default":
+            raise UserError("--barriers needs a workspace's roads and water; units mode has none.")
         units = io.read_layer(units_file)
         with _progress(f"Partitioning {units_file.name}") as advance:
             advance(0, 1, "partition")
@@ -385,7 +399,7 @@ def partition(
             plan = make_plan(
                 layers, target=target, minimum=minimum, maximum=maximum, grids=grids,
                 per_community=counts, weight=weight or "households", seed=seed,
-                progress=advance,
+                progress=advance, barriers=modes,
             )  # fmt: skip
     for problem in plan.problems:
         click.echo(f"{problem.severity}: {problem}", err=True)

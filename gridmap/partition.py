@@ -14,6 +14,12 @@ Two steps per group (community), groups being independent (hard nesting):
 Several METIS seeds are refined and the best kept (balance first, then compactness); everything
 depends only on ``seed``.
 
+Barriers (the river, arterial roads) act twice: METIS prefers to cut along them (the edge
+multipliers), and with ``crossing_penalty`` every refinement move (balance, cut, Polsby-Popper,
+chains, re-splits) pays for each metre of barrier it leaves inside a grid, so that moves keeping
+a grid on one side win.  Forbidding a crossing outright is done on the graph instead: see
+:func:`barrier_sides`, which splits each group into its sides, to be partitioned separately.
+
 The graph is duck-typed: anything with the attributes of :class:`gridmap.graph.UnitGraph`
 (``n``, ``edges``, ``length``, ``barrier``, ``groups``, ``group_names``) will do; only the
 barrier constants are taken from :mod:`gridmap.graph`.
@@ -48,6 +54,16 @@ DEFAULT_BARRIER_PENALTY: dict[int, float] = {
     BARRIER_WATER: 0.05,
     BARRIER_GAP: 1.0,
 }
+
+#: Barrier classes a user can name, and how each may be handled.
+BARRIER_CLASSES: dict[str, int] = {"water": BARRIER_WATER, "arterial": BARRIER_ARTERIAL}
+BARRIER_MODES = ("forbid", "penalise", "ignore")
+#: The default: never cross the river where the community's land allows it, and cross
+#: arterials only when balance needs it.
+DEFAULT_BARRIERS: dict[str, str] = {"water": "forbid", "arterial": "penalise"}
+#: Cost (in Polsby-Popper points per mean grid perimeter) of a barrier left inside a grid, per
+#: class, in penalise mode; a forbidden class that must be crossed (fallback) is penalised too.
+DEFAULT_CROSSING_WEIGHT: dict[str, float] = {"water": 4.0, "arterial": 2.0}
 
 _MAX_PASSES = 200
 _METIS_TRIES = 16
@@ -206,6 +222,222 @@ def _allocate_total(weights: dict[str, float], total: int) -> dict[str, int]:
     return out
 
 
+def resolve_barriers(barriers: str | Mapping[str, str] | None = None) -> dict[str, str]:
+    """How each barrier class is handled: ``{"water": mode, "arterial": mode}``.
+
+    Parameters
+    ----------
+    barriers
+        ``None`` or ``"default"`` (:data:`DEFAULT_BARRIERS`: forbid the river, penalise
+        arterials); one mode of :data:`BARRIER_MODES` for both classes (``"penalize"`` is
+        accepted too); a mapping class -> mode, or the same as text,
+        ``"water=forbid,arterial=ignore"`` (classes not named keep their default).
+
+    Raises
+    ------
+    InputError
+        For an unknown class or mode.
+    """
+    out = dict(DEFAULT_BARRIERS)
+    if barriers is None:
+        return out
+
+    def mode_of(text: str) -> str:
+        mode = str(text).strip().lower().replace("penalize", "penalise")
+        if mode not in BARRIER_MODES:
+            raise InputError(
+                f"unknown barrier mode {text!r}",
+                fix=f"use default, {', '.join(BARRIER_MODES)} (or CLASS=MODE pairs)",
+            )
+        return mode
+
+    if isinstance(barriers, str):
+        text = barriers.strip().lower()
+        if text in ("", "default"):
+            return out
+        if "=" not in text:
+            return dict.fromkeys(out, mode_of(text))
+        pairs = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            name, _, mode = item.partition("=")
+            pairs[name.strip()] = mode
+        barriers = pairs
+    for name, mode in barriers.items():
+        if name not in BARRIER_CLASSES:
+            raise InputError(
+                f"unknown barrier class {name!r}",
+                fix=f"name one of {', '.join(BARRIER_CLASSES)}",
+            )
+        out[name] = mode_of(mode)
+    return out
+
+
+def barrier_sides(
+    graph: Any,
+    weights: np.ndarray,
+    land: np.ndarray,
+    forbidden: list[int] | tuple[int, ...],
+    fits: Callable[[str, list[float]], list[int] | int],
+) -> tuple[np.ndarray, np.ndarray, list[tuple[str, str, float]]]:
+    """Split every group into its sides of the forbidden barriers, where the land allows it.
+
+    The sides of a group are the connected pieces of its units once the edges running along a
+    forbidden class are taken out.  A side holding no land (the river itself, a pond) joins the
+    side it shares most boundary with.  Then, while ``fits`` refuses the sides of a group (a
+    side with land but no weight, a side too small for a grid in range...), the side it names
+    is joined to its neighbour across the barrier (the longest shared boundary), and the join is
+    reported.  This never loops: each round joins two sides.
+
+    Parameters
+    ----------
+    graph
+        The unit graph.
+    weights
+        ``(n,)`` unit weights.
+    land
+        ``(n,)`` bool, False for the water units.
+    forbidden
+        The ``BARRIER_*`` classes not to cross.
+    fits
+        ``fits(group_name, side_weights)``: the list of the number of grids of each side, or
+        the position (an int) of a side that cannot stand alone.  Given one side (the whole
+        group), it must return a list.
+
+    Returns
+    -------
+    side : numpy.ndarray
+        ``(n,)`` side index of every unit, numbered group by group.
+    counts : numpy.ndarray
+        Number of grids of each side.
+    joined : list
+        ``(group name, barrier names joined by "+", weight of the side that was joined)`` per
+        forced crossing.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = int(graph.n)
+    edges = np.asarray(graph.edges, dtype=np.int64).reshape(-1, 2)
+    barrier = np.asarray(graph.barrier)
+    length = np.asarray(graph.length, dtype=np.float64)
+    groups = np.asarray(graph.groups, dtype=np.int64)
+    w = np.asarray(weights, dtype=np.float64)
+    land = np.asarray(land, dtype=bool)
+    across = np.isin(barrier, list(forbidden))
+    keep = ~across
+    mat = coo_matrix((np.ones(int(keep.sum())), (edges[keep, 0], edges[keep, 1])), shape=(n, n))
+    _, comp = connected_components(mat, directed=False)
+    side = np.full(n, -1, dtype=np.int64)
+    counts: list[int] = []
+    joined: list[tuple[str, str, float]] = []
+    for g, gname in enumerate(graph.group_names):
+        nodes = np.flatnonzero(groups == g)
+        if nodes.size == 0:
+            continue
+        inner = np.flatnonzero(across & (groups[edges[:, 0]] == g))
+        links = (comp[edges[inner, 0]], comp[edges[inner, 1]], length[inner], barrier[inner])
+        pieces, sizes, group_joined = _group_sides(
+            str(gname), comp[nodes], links, w[nodes], land[nodes], fits
+        )
+        joined += group_joined
+        base = len(counts)
+        side[nodes] = base + pieces
+        counts += sizes
+    return side, np.asarray(counts, dtype=np.int64), joined
+
+
+def _group_sides(
+    name: str,
+    comp: np.ndarray,
+    links: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    w: np.ndarray,
+    land: np.ndarray,
+    fits: Callable[[str, list[float]], list[int] | int],
+) -> tuple[np.ndarray, list[int], list[tuple[str, str, float]]]:
+    """Sides of one group (see :func:`barrier_sides`): side per unit, grids per side, joins."""
+    labels = {v: k for k, v in BARRIER_CLASSES.items()}
+    _, first = np.unique(comp, return_index=True)
+    pieces = comp[np.sort(first)].tolist()  # in order of their first unit
+    parent = {c: c for c in pieces}
+
+    def root(c: int) -> int:
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    def neighbours(c: int) -> dict[int, tuple[float, set[int]]]:
+        """Boundary shared with each other side (length) and the barrier classes along it."""
+        out: dict[int, tuple[float, set[int]]] = {}
+        for a, b, ln, cls in zip(*(x.tolist() for x in links), strict=True):
+            a, b = root(a), root(b)
+            if a != b and c in (a, b):
+                other = b if a == c else a
+                total, classes = out.get(other, (0.0, set()))
+                out[other] = (total + ln + 1e-9, classes | {cls})
+        return out
+
+    def roots() -> list[int]:
+        return list(dict.fromkeys(root(c) for c in comp.tolist()))
+
+    for c in pieces:  # a side of water only (the river, a pond) joins its neighbour silently
+        if not land[comp == c].any():
+            near = neighbours(root(c))
+            if near:
+                parent[root(c)] = max(near, key=lambda o: (near[o][0], -o))
+    joined: list[tuple[str, str, float]] = []
+    while True:
+        tops = roots()
+        top_of = np.array([root(c) for c in comp.tolist()])
+        side_w = [float(w[top_of == c].sum()) for c in tops]
+        result = fits(name, side_w)
+        if not isinstance(result, int | np.integer):
+            break
+        if len(tops) == 1:
+            raise InputError(f"no number of grids fits community {name}")
+        bad = tops[int(result)]
+        near = neighbours(bad)
+        if not near:  # pragma: no cover - a group's graph is connected
+            raise InputError(f"a side of community {name} touches no other side")
+        into = max(near, key=lambda o: (near[o][0], -o))
+        what = "+".join(sorted(labels.get(x, "barrier") for x in near[into][1]))
+        joined.append((name, what, side_w[int(result)]))
+        parent[bad] = into
+    index = {c: i for i, c in enumerate(tops)}
+    return np.array([index[c] for c in top_of.tolist()], dtype=np.int64), list(result), joined
+
+
+def sides_graph(graph: Any, side: np.ndarray, forbidden: list[int] | tuple[int, ...]) -> Any:
+    """The unit graph with the sides of :func:`barrier_sides` as groups.
+
+    Edges between sides go, and so do forbidden edges inside a side (the side is connected
+    without them), except those joining pieces that :func:`barrier_sides` had to join.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from gridmap.graph import UnitGraph
+
+    n = int(graph.n)
+    edges = np.asarray(graph.edges, dtype=np.int64).reshape(-1, 2)
+    across = np.isin(np.asarray(graph.barrier), list(forbidden))
+    plain = ~across
+    mat = coo_matrix((np.ones(int(plain.sum())), (edges[plain, 0], edges[plain, 1])), shape=(n, n))
+    _, comp = connected_components(mat, directed=False)
+    same = side[edges[:, 0]] == side[edges[:, 1]]
+    keep = same & (plain | (comp[edges[:, 0]] != comp[edges[:, 1]]))
+    names = [str(graph.group_names[int(graph.groups[np.flatnonzero(side == s)[0]])])
+             for s in range(int(side.max()) + 1)]  # fmt: skip
+    return UnitGraph(
+        n=n,
+        edges=edges[keep],
+        length=np.asarray(graph.length)[keep],
+        barrier=np.asarray(graph.barrier)[keep],
+        groups=side.astype(np.int64),
+        group_names=names,
+    )
+
+
 def partition_graph(
     graph: Any,
     weights: np.ndarray,
@@ -217,6 +449,7 @@ def partition_graph(
     barrier_penalty: Mapping[int, float] | None = None,
     locked: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
+    crossing_penalty: Mapping[int, float] | None = None,
 ) -> np.ndarray:
     """Partition the units of a graph into contiguous, balanced grids nested in its groups.
 
@@ -249,6 +482,12 @@ def partition_graph(
         must keep.
     progress
         Optional callable ``progress(done, total)`` called after each group.
+    crossing_penalty
+        Barrier class -> cost of leaving an edge of that class inside a grid, weighed by every
+        refinement move: in Polsby-Popper points per mean grid perimeter (the square root of
+        the group's area per grid, times 4) of such edges when ``compactness`` is given, else
+        in the units of the cut (metres).  ``None`` (the default): barriers only steer the
+        METIS seed.
 
     Returns
     -------
@@ -285,6 +524,10 @@ def partition_graph(
     positive = ew[ew > 0]
     floor = float(positive.min()) if positive.size else 1.0
     ew = np.where(ew > 0, ew, floor)  # GAP and zero-length edges stay usable
+    cost = np.zeros(len(edges))
+    for cls, value in (crossing_penalty or {}).items():
+        cost[barrier == int(cls)] = float(value)
+    pe = length * cost
     offsets = np.concatenate([[0], np.cumsum(ks)]).astype(np.int64)
     if locked is not None:
         locked = np.asarray(locked, dtype=np.int64)
@@ -308,7 +551,7 @@ def partition_graph(
                 f"community {name} has {nodes.size} units: too few for {k} grids",
                 fix=f"ask for at most {nodes.size} grids in community {name} or use smaller units",
             )
-        sub = _subgraph(nodes, edges, ew, groups, g, n, length)
+        sub = _subgraph(nodes, edges, ew, groups, g, n, length, pe)
         if not _connected(sub[0], sub[1]):
             raise InputError(
                 f"the units of community {name} are not connected in the unit graph",
@@ -361,21 +604,24 @@ def _subgraph(
     g: int,
     n: int,
     length: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Local CSR (xadj, adjncy, edge weight, shared length) of the units of group ``g``."""
+    penalty: np.ndarray | None = None,
+) -> tuple[np.ndarray, ...]:
+    """Local CSR (xadj, adjncy, edge weight, shared length, crossing cost) of group ``g``."""
     local = np.full(n, -1, dtype=np.int64)
     local[nodes] = np.arange(nodes.size)
     keep = (groups[edges[:, 0]] == g) & (groups[edges[:, 1]] == g)
     a, b, wt = local[edges[keep, 0]], local[edges[keep, 1]], ew[keep]
     ln = (ew if length is None else length)[keep]
+    pn = (np.zeros(len(ew)) if penalty is None else penalty)[keep]
     src = np.concatenate([a, b])
     dst = np.concatenate([b, a])
     wts = np.concatenate([wt, wt])
     lns = np.concatenate([ln, ln])
+    pns = np.concatenate([pn, pn])
     order = np.lexsort((dst, src))
-    src, dst, wts, lns = src[order], dst[order], wts[order], lns[order]
+    src, dst, wts, lns, pns = src[order], dst[order], wts[order], lns[order], pns[order]
     xadj = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=nodes.size))])
-    return xadj.astype(np.int64), dst, wts, lns
+    return xadj.astype(np.int64), dst, wts, lns, pns
 
 
 def _connected(xadj: np.ndarray, adj: np.ndarray) -> bool:
@@ -393,7 +639,7 @@ def _connected(xadj: np.ndarray, adj: np.ndarray) -> bool:
 
 
 def _partition_group(
-    sub: tuple[np.ndarray, np.ndarray, np.ndarray],
+    sub: tuple[np.ndarray, ...],
     w: np.ndarray,
     k: int,
     seed: int,
@@ -403,7 +649,7 @@ def _partition_group(
     lock: np.ndarray | None,
 ) -> np.ndarray:
     """Labels 0..k-1 for the units of one connected group."""
-    xadj, adj, ew, raw = sub
+    xadj, adj, ew, raw, pn = sub
     m = w.size
     if k == 1:
         return np.zeros(m, dtype=np.int64)
@@ -413,12 +659,17 @@ def _partition_group(
     nw = [ew[xadj[u] : xadj[u + 1]].tolist() for u in range(m)]
     shape = None
     xy = None
+    scale = 1.0
     if compactness is not None:
         ae = np.asarray(compactness, dtype=np.float64)[nodes]
         nl = [raw[xadj[u] : xadj[u + 1]].tolist() for u in range(m)]
         shape = (ae[:, 0].tolist(), ae[:, 1].tolist(), nl)
         if ae.shape[1] >= 4:
             xy = ae[:, 2:4]
+        scale = 1.0 / max(4.0 * math.sqrt(max(float(ae[:, 0].sum()), 1.0) / k), 1e-9)
+    pen = None
+    if np.any(pn > 0):
+        pen = [(pn[xadj[u] : xadj[u + 1]] * scale).tolist() for u in range(m)]
     results: list[tuple[tuple[float, float], int, _Refiner]] = []
     tries = max(2, min(_METIS_TRIES, _TRY_BUDGET // m))  # fewer restarts on big groups
     for t in range(tries):
@@ -426,7 +677,7 @@ def _partition_group(
         part = _repair(part, nbrs, k)
         if lock is not None:
             part = _apply_lock(part, lock, nbrs, k)
-        refiner = _Refiner(nbrs, nw, w, part, k, tolerance, shape, lock, seed + t)
+        refiner = _Refiner(nbrs, nw, w, part, k, tolerance, shape, lock, seed + t, pen)
         # shape first under a loose balance, then balance tightly, then shape again
         for factor in _SCHEDULE:
             refiner.tol = tolerance * factor * refiner.mean * 0.99
@@ -435,7 +686,7 @@ def _partition_group(
                 refiner.compact()
             else:
                 refiner.polsby_popper()
-        score = (refiner.violation(), refiner.cut() if shape is None else -refiner.mean_pp())
+        score = (refiner.violation(), -refiner.objective())
         results.append((score, t, refiner))
     results.sort(key=lambda item: item[:2])
     best_refiner = results[0][2]
@@ -447,7 +698,7 @@ def _partition_group(
             refiner.pair_moves()
             if xy is not None:
                 _recombine(refiner, xy, seed)
-        best_refiner = max(finalists, key=lambda r: r.mean_pp())
+        best_refiner = max(finalists, key=lambda r: r.objective())
     _fill_empty_parts(best_refiner, seed)
     if lock is not None:  # locked labels are the caller's: keep the numbering
         return best_refiner.part
@@ -595,8 +846,9 @@ def _renumber(part: np.ndarray, k: int) -> np.ndarray:
 class _Refiner:
     """Boundary moves that keep every part connected and never empty a part."""
 
-    def __init__(self, nbrs, nw, w, part, k, tolerance, shape, lock, seed):
+    def __init__(self, nbrs, nw, w, part, k, tolerance, shape, lock, seed, pen=None):
         self.nbrs, self.nw = nbrs, nw
+        self.pen = pen  # per neighbour: cost of the edge when inside a part (barriers)
         self.w = w.tolist()
         self.part = part.copy()
         self.lab = self.part.tolist()
@@ -614,6 +866,40 @@ class _Refiner:
 
     def _viol(self, x: float) -> float:
         return max(0.0, abs(x - self.mean) - self.tol)
+
+    def _cross(self, u: int, b: int) -> float:
+        """Change of the barrier cost left inside parts when u moves to b (> 0: more)."""
+        if self.pen is None:
+            return 0.0
+        lab = self.lab
+        a = lab[u]
+        d = 0.0
+        for v, c in zip(self.nbrs[u], self.pen[u], strict=True):
+            if c:
+                if lab[v] == b:
+                    d += c
+                elif lab[v] == a:
+                    d -= c
+        return d
+
+    def crossing(self, units: list[int] | None = None) -> float:
+        """Barrier cost left inside parts (among ``units`` only, when given)."""
+        if self.pen is None:
+            return 0.0
+        lab = self.lab
+        among = None if units is None else set(units)
+        total = 0.0
+        for u in range(len(lab)) if units is None else units:
+            for v, c in zip(self.nbrs[u], self.pen[u], strict=True):
+                if c and lab[v] == lab[u] and (among is None or v in among):
+                    total += c
+        return total / 2
+
+    def objective(self) -> float:
+        """What the refinement raises: mean Polsby-Popper (or minus the cut), less crossings."""
+        if self.shape is None:
+            return -self.cut() - self.crossing()
+        return self.mean_pp() - self.crossing() / self.k
 
     def violation(self) -> float:
         return float(sum(self._viol(x) for x in self.pw))
@@ -698,6 +984,7 @@ class _Refiner:
         of the cut relative to the unit's links), re-checking each against the current weights.
         """
         eps = 1e-9 * max(self.mean, 1.0)
+        cross_ok = self.pen is None  # moves leaving more barrier inside a part come last
         for _ in range(_MAX_PASSES):
             if self.violation() <= eps:
                 break
@@ -721,11 +1008,17 @@ class _Refiner:
             for _, u, b in cands:
                 if self.lab[u] == b or b not in {self.lab[v] for v in self.nbrs[u]}:
                     continue
+                if not cross_ok and self._cross(u, b) > 1e-12:
+                    continue
                 if self._gain(u, b, eps) is not None and self._can_leave(u):
                     self._move(u, b)
                     moved = True
             if not moved:
-                break
+                if cross_ok:
+                    break
+                cross_ok = True  # nothing else helps: crossing moves may restore balance
+            elif self.pen is not None:
+                cross_ok = False
         self.part = np.asarray(self.lab, dtype=np.int64)
 
     def _allowed(self, a: int, b: int, wu: float, eps: float) -> bool:
@@ -786,6 +1079,7 @@ class _Refiner:
                         + self._pp(parea[b] + area[u], new_pb)
                         - old
                         - self._pp(parea[b], pper[b])
+                        - self._cross(u, b)
                     )
                     better = gain > 1e-9 and (best is None or gain > best[0])
                     if better and self._allowed(a, b, wu, eps):
@@ -816,6 +1110,7 @@ class _Refiner:
             + self._pp(parea[b] + area[u], new_pb)
             - self._pp(parea[a], pper[a])
             - self._pp(parea[b], pper[b])
+            - self._cross(u, b)
         )
         return gain, new_pa, new_pb
 
@@ -897,7 +1192,10 @@ class _Refiner:
                 inner = links.get(a, 0.0)
                 best = None
                 for b, link in links.items():
-                    if b == a or link - inner <= 1e-9 * (link + inner):
+                    if b == a:
+                        continue
+                    link -= self._cross(u, b)
+                    if link - inner <= 1e-9 * (abs(link) + inner):
                         continue
                     pa, pb = self.pw[a], self.pw[b]
                     if self._viol(pa - wu) > self._viol(pa) + eps:
@@ -1018,7 +1316,8 @@ def _recombine(r: _Refiner, xy: np.ndarray, seed: int) -> None:
                 split = _best_split(r, members, len(parts), xy, allowed, sub_seed)
                 if split is None:
                     continue
-                gain = split[0] - sum(r._pp(parea[p], pper[p]) for p in parts)
+                before = sum(r._pp(parea[p], pper[p]) for p in parts) - r.crossing(members)
+                gain = split[0] - before
                 if gain <= 1e-9:
                     continue
                 for u, side in zip(members, split[1], strict=True):
@@ -1069,19 +1368,24 @@ def _best_split(
     nw: list[list[float]] = []
     lens: list[list[float]] = []
     outer: list[float] = []
+    pens: list[list[float]] | None = None if r.pen is None else []
     for u in members:
-        row, wts, xs, out = [], [], [], ext[u]
-        for v, wt, x in zip(r.nbrs[u], r.nw[u], nl[u], strict=True):
+        row, wts, xs, out, ps = [], [], [], ext[u], []
+        costs = r.pen[u] if r.pen is not None else [0.0] * len(r.nbrs[u])
+        for v, wt, x, c in zip(r.nbrs[u], r.nw[u], nl[u], costs, strict=True):
             if v in index:
                 row.append(index[v])
                 wts.append(wt)
                 xs.append(x)
+                ps.append(c)
             else:
                 out += x  # boundary with the other parts stays perimeter
         nbrs.append(row)
         nw.append(wts)
         lens.append(xs)
         outer.append(out)
+        if pens is not None:
+            pens.append(ps)
     xadj = np.concatenate([[0], np.cumsum([len(row) for row in nbrs])]).astype(np.int64)
     adj = np.asarray([v for row in nbrs for v in row], dtype=np.int64)
     if not _connected(xadj, adj):  # the parts no longer touch
@@ -1104,7 +1408,8 @@ def _best_split(
     eps = 1e-9 * max(r.mean, 1.0)
     best = None
     for t, start in enumerate(starts):
-        sub = _Refiner(nbrs, nw, w, _repair(start, nbrs, parts), parts, 0.0, shape, None, seed + t)
+        start = _repair(start, nbrs, parts)
+        sub = _Refiner(nbrs, nw, w, start, parts, 0.0, shape, None, seed + t, pens)
         sub.mean = r.mean  # balance against the group's mean part, not the set's
         for factor in _SPLIT_SCHEDULE:
             sub.tol = r.tol * factor
@@ -1114,13 +1419,13 @@ def _best_split(
         after = [sub._viol(x) for x in sub.pw]
         if max(after) > max(allowed) + eps or sum(after) > sum(allowed) + eps:
             continue
-        score = parts * sub.mean_pp()
+        score = parts * sub.objective()
         if best is None or score > best[0]:
             best = (score, sub)
     if best is None:
         return None
     best[1].pair_moves()
-    return parts * best[1].mean_pp(), best[1].lab
+    return parts * best[1].objective(), best[1].lab
 
 
 def shape_inputs(

@@ -27,7 +27,16 @@ from gridmap.errors import InputError, Problem
 from gridmap.graph import BARRIER_ARTERIAL, BARRIER_GAP, BARRIER_WATER, UnitGraph, build_graph
 from gridmap.index import largest_overlap
 from gridmap.metrics import barrier_crossings, grid_metrics, line_zone, plan_summary
-from gridmap.partition import allocate_grids, partition_graph, shape_inputs
+from gridmap.partition import (
+    BARRIER_CLASSES,
+    DEFAULT_CROSSING_WEIGHT,
+    allocate_grids,
+    barrier_sides,
+    partition_graph,
+    resolve_barriers,
+    shape_inputs,
+    sides_graph,
+)
 from gridmap.units import Units, build_units
 
 #: Steps :func:`make_plan` reports to its ``progress`` callback, in order.
@@ -255,6 +264,8 @@ def make_plan(
     weight: str = "households",
     seed: int = 0,
     progress: Callable[[int, int, str], None] | None = None,
+    barriers: str | Mapping[str, str] | None = None,
+    barrier_weights: Mapping[str, float] | None = None,
 ) -> Plan:
     """Divide a street into balanced, contiguous, compact grids nested in its communities.
 
@@ -275,10 +286,24 @@ def make_plan(
         Seed of the partitioner: the same seed gives the same plan.
     progress
         Called as ``progress(step, steps, label)`` before each step of :data:`PLAN_STEPS`.
+    barriers
+        How grids treat the river (``water``) and arterial roads (``arterial``): ``"forbid"``
+        (never cross, where the community's land allows: a side of a community that cannot
+        hold whole grids in range on its own is joined across, with a warning naming the
+        community), ``"penalise"`` (every refinement move pays for a crossing: grids cross only
+        where balance needs it) or ``"ignore"`` (grid lines merely prefer them); one mode for
+        both, or per class (``{"water": "forbid"}`` or ``"water=forbid,arterial=ignore"``).
+        The default forbids crossing the river and penalises arterials
+        (:data:`gridmap.partition.DEFAULT_BARRIERS`).
+    barrier_weights
+        Cost of a crossing per class in penalise mode (and for forced crossings in forbid
+        mode), overriding :data:`gridmap.partition.DEFAULT_CROSSING_WEIGHT`.
 
     Returns
     -------
     Plan
+        With ``crosses_water`` / ``crosses_arterial`` per grid and ``grids_crossing_water`` /
+        ``grids_crossing_arterial`` in the summary.
 
     Raises
     ------
@@ -286,6 +311,15 @@ def make_plan(
         When the request cannot be met: a community too small for one grid in range, more
         grids than units, a missing layer.
     """
+    modes = resolve_barriers(barriers)
+    crossing_weight = dict(DEFAULT_CROSSING_WEIGHT)
+    for name, value in (barrier_weights or {}).items():
+        if name not in BARRIER_CLASSES or not float(value) >= 0:
+            raise InputError(
+                f"barrier weight {name}={value} is not valid",
+                fix=f"give a weight >= 0 for one of {', '.join(BARRIER_CLASSES)}",
+            )
+        crossing_weight[name] = float(value)
     units, graph, context = prepare_street(
         layers, weight=weight, target=target, minimum=minimum, maximum=maximum,
         by_count=bool(grids or per_community), progress=progress,
@@ -293,14 +327,17 @@ def make_plan(
     _advance(progress, "partition")
     if per_community is not None:
         per_community = _resolve_communities(per_community, list(graph.group_names))
+    barrier_problems: list[Problem] = []
     labels = _allocate_and_partition(
         graph, units.gdf, weight, seed, weight_name=weight,
         target=target, minimum=minimum, maximum=maximum, total=grids, per_group=per_community,
+        barriers=modes, crossing_weight=crossing_weight, problems=barrier_problems,
     )  # fmt: skip
     _advance(progress, "metrics")
     parameters = {
         "target": target, "minimum": minimum, "maximum": maximum, "grids": grids,
         "per_community": dict(per_community or {}), "weight": weight, "seed": seed,
+        "barriers": modes, "barrier_weights": crossing_weight,
     }  # fmt: skip
     _advance(progress, "codes")
     plan = _measure(
@@ -309,6 +346,7 @@ def make_plan(
     )  # fmt: skip
     grid_table = plan.grids
     problems = [p for p in units.problems if p.severity != "info"]
+    problems += barrier_problems
     problems += _oversized_buildings(units, weight, maximum)
     empty = grid_table.loc[grid_table["weight"] <= 0, "code"].tolist()
     if empty:
@@ -400,11 +438,22 @@ def prepare_street(
 
 
 def _allocate_and_partition(
-    graph: Any, units: gpd.GeoDataFrame, weight: str, seed: int, **request: Any
+    graph: Any,
+    units: gpd.GeoDataFrame,
+    weight: str,
+    seed: int,
+    *,
+    barriers: Mapping[str, str] | None = None,
+    crossing_weight: Mapping[str, float] | None = None,
+    problems: list[Problem] | None = None,
+    **request: Any,
 ) -> np.ndarray:
     """Share the grids among the groups (``request``: see allocate_grids), then partition.
 
-    A group without weight still needs its land covered, so it gets one grid.
+    A group without weight still needs its land covered, so it gets one grid.  With
+    ``barriers`` (class -> mode), forbidden classes split the groups into their sides (see
+    :func:`gridmap.partition.barrier_sides`; forced crossings are added to ``problems``) and
+    penalised ones (forbidden ones too) cost ``crossing_weight`` in the refinement.
     """
     weights = units[weight].to_numpy(dtype=float)
     group_weights = {
@@ -413,6 +462,21 @@ def _allocate_and_partition(
     allocation = allocate_grids(group_weights, **request)
     allocation = {name: max(1, count) for name, count in allocation.items()}
     _check_enough_units(graph, weights, allocation, weight)
+    barriers = dict(barriers or {})
+    forbidden = [BARRIER_CLASSES[c] for c, mode in barriers.items() if mode == "forbid"]
+    penalty = {
+        BARRIER_CLASSES[c]: float((crossing_weight or DEFAULT_CROSSING_WEIGHT)[c])
+        for c, mode in barriers.items()
+        if mode in ("forbid", "penalise")
+    }
+    counts: Mapping[str, int] | np.ndarray = allocation
+    if forbidden and np.isin(graph.barrier, forbidden).any():
+        fits = _side_fits(allocation, request)
+        side, counts, joined = barrier_sides(graph, weights, _land(units), forbidden, fits)
+        graph = sides_graph(graph, side, forbidden)
+        for community, what, side_weight in joined:
+            if problems is not None:
+                problems.append(_crossing_problem(community, what, side_weight, weight, request))
     points = units.geometry.representative_point()
     shape = shape_inputs(
         graph,
@@ -420,7 +484,84 @@ def _allocate_and_partition(
         units.length.to_numpy(),
         np.column_stack([points.x.to_numpy(), points.y.to_numpy()]),
     )
-    return partition_graph(graph, weights, allocation, seed=seed, compactness=shape)
+    return partition_graph(
+        graph, weights, counts, seed=seed, compactness=shape, crossing_penalty=penalty or None
+    )
+
+
+#: In --grids / --per-community mode, a side of a community stands alone (grids not crossing
+#: the barrier) when its grids' mean weight is within this share of the community's mean.
+SIDE_TOLERANCE = 0.25
+
+
+def _side_fits(
+    allocation: Mapping[str, int], request: Mapping[str, Any]
+) -> Callable[[str, list[float]], list[int] | int]:
+    """The ``fits`` rule of :func:`gridmap.partition.barrier_sides` for a plan request."""
+    by_count = request.get("total") is not None or request.get("per_group") is not None
+
+    def fits(name: str, side_weights: list[float]) -> list[int] | int:
+        k = int(allocation.get(name, 1))
+        if len(side_weights) == 1:
+            return [k]
+        sizes = np.asarray(side_weights, dtype=float)
+        if (sizes <= 0).any():  # land without households: it joins a grid across
+            return int(np.argmax(sizes <= 0))
+        if not by_count:
+            counts = []
+            for i, x in enumerate(side_weights):
+                try:
+                    counts += list(
+                        allocate_grids(
+                            {"side": x},
+                            target=request["target"],
+                            minimum=request["minimum"],
+                            maximum=request["maximum"],
+                        ).values()
+                    )
+                except InputError:
+                    return i
+            return counts
+        if k < len(side_weights):
+            return int(np.argmin(sizes))
+        counts = list(allocate_grids(dict(enumerate(side_weights)), total=k).values())
+        off = np.abs(sizes / np.asarray(counts) / (sizes.sum() / k) - 1)
+        if off.max() > SIDE_TOLERANCE:
+            return int(np.argmax(off))
+        return counts
+
+    return fits
+
+
+def _crossing_problem(
+    community: str, what: str, side_weight: float, weight: str, request: Mapping[str, Any]
+) -> Problem:
+    """The warning for a side of a community that had to join a grid across a barrier."""
+    spoken = {"water": "the river", "arterial": "an arterial road"}
+    barrier = " or ".join(spoken.get(x, x) for x in what.split("+"))
+    if side_weight <= 0:
+        reason = f"land without {weight} across {barrier}"
+    elif request.get("total") is None and request.get("per_group") is None:
+        reason = (
+            f"{side_weight:g} {weight} across {barrier}: no whole number of grids of "
+            f"{request['minimum']:g}-{request['maximum']:g}"
+        )
+    else:
+        reason = f"{side_weight:g} {weight} across {barrier}: too few for grids of their own"
+    fix = (
+        "widen the range (--min/--max) or ask for other numbers of grids to keep every grid "
+        "on one side, or pass --barriers penalise to let the partitioner choose."
+    )
+    if side_weight <= 0:
+        fix = (
+            "none needed (no households live there); or give that land to a community on its side."
+        )
+    return Problem(
+        "warning",
+        f"community {community} has {reason}; a grid there crosses {barrier}.",
+        fix,
+        layer="communities",
+    )
 
 
 def _resolve_communities(counts: Mapping[str, int], codes: list[str]) -> dict[str, int]:

@@ -244,6 +244,89 @@ def test_barrier_penalty_steers_the_cut():
     assert len(set(labels[cx < 4])) == 1 and len(set(labels[cx > 4])) == 1
 
 
+def _river_street(river_x: int, nx_: int = 8, ny: int = 4):
+    """A street of nx_ x ny blocks of 100 m with 10 households each, a river at column river_x."""
+    geoms = [
+        shapely.box(i * 100.0, j * 100.0, (i + 1) * 100.0, (j + 1) * 100.0)
+        for j in range(ny)
+        for i in range(nx_)
+    ]
+    graph = _graph_from_polygons(geoms)
+    cx = np.array([g.centroid.x for g in geoms])
+    a, b = graph.edges[:, 0], graph.edges[:, 1]
+    graph.barrier = np.where((cx[a] < river_x * 100) != (cx[b] < river_x * 100), 4, 0)
+    graph.barrier = graph.barrier.astype(np.int8)
+    units = gpd.GeoDataFrame(
+        {"households": np.full(len(geoms), 10), "kind": "block", "community": "000"},
+        geometry=geoms,
+        crs="EPSG:32648",
+    )
+    return graph, units, cx
+
+
+@pytest.mark.parametrize("mode", ["forbid", "penalise", "ignore"])
+def test_barrier_modes_on_a_river_street(mode):
+    from gridmap.metrics import barrier_crossings
+    from gridmap.plan import _allocate_and_partition
+
+    # 12 blocks west of the river, 20 east: 8 grids of 40 households fit on each side (3 + 5)
+    graph, units, cx = _river_street(3)
+    problems = []
+    labels = _allocate_and_partition(
+        graph, units, "households", 0, barriers={"water": mode, "arterial": "ignore"},
+        problems=problems, target=40, minimum=35, maximum=45, weight_name="households",
+    )  # fmt: skip
+    land = np.ones(graph.n, dtype=bool)
+    crossing = barrier_crossings(graph, labels, land, 4)
+    assert _all_parts_contiguous(graph, labels) == labels.max() + 1 == 8
+    assert np.bincount(labels, weights=units["households"]).tolist() == [40.0] * 8
+    if mode != "ignore":
+        assert not crossing.any() and not problems
+    # the refinement itself keeps off the river when told to, from any METIS start (without
+    # the penalty, seed 1 ends 16/16 with a grid on both banks)
+    crossed = 0
+    for seed in range(3):
+        plain = partition_graph(graph, np.ones(graph.n), {"000": 2}, seed=seed, tolerance=0.5)
+        crossed += int(barrier_crossings(graph, plain, land, 4).any())
+        kept = partition_graph(
+            graph, np.ones(graph.n), {"000": 2}, seed=seed, tolerance=0.5,
+            crossing_penalty={4: 100.0},
+        )  # fmt: skip
+        assert not barrier_crossings(graph, kept, land, 4).any()
+        assert len(set(kept[cx < 300])) == 1  # the 12 western blocks form one grid
+    assert crossed >= 1
+
+
+def test_forbidden_river_falls_back_with_a_warning_naming_the_community():
+    from gridmap.metrics import barrier_crossings
+    from gridmap.plan import _allocate_and_partition
+
+    # 4 blocks (40 households) west of the river: too few for a grid of 60-100 on their own
+    graph, units, cx = _river_street(1)
+    problems = []
+    labels = _allocate_and_partition(
+        graph, units, "households", 0, barriers={"water": "forbid", "arterial": "ignore"},
+        problems=problems, target=80, minimum=60, maximum=100, weight_name="households",
+    )  # fmt: skip
+    assert _all_parts_contiguous(graph, labels) == labels.max() + 1 == 4
+    assert barrier_crossings(graph, labels, np.ones(graph.n, dtype=bool), 4).sum() == 1
+    [problem] = problems
+    assert "community 000" in str(problem) and "40 households across the river" in str(problem)
+    assert "60-100" in str(problem)
+
+
+def test_resolve_barriers():
+    from gridmap.partition import resolve_barriers
+
+    assert resolve_barriers(None) == {"water": "forbid", "arterial": "penalise"}
+    assert resolve_barriers("ignore") == {"water": "ignore", "arterial": "ignore"}
+    assert resolve_barriers("arterial=penalize") == {"water": "forbid", "arterial": "penalise"}
+    with pytest.raises(InputError, match="unknown barrier class 'river'"):
+        resolve_barriers("river=forbid")
+    with pytest.raises(InputError, match="unknown barrier mode"):
+        resolve_barriers("never")
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     nx_=st.integers(4, 12),

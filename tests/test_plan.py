@@ -55,6 +55,24 @@ def test_summary_reports_split_buildings_and_barrier_crossings(plan):
         assert plan.summary[f"grids_crossing_{name}"] == int(grids[f"crosses_{name}"].sum())
 
 
+def test_no_grid_crosses_the_river_by_default(plan, layers):
+    # the river cuts communities 004 and 005 in two; each bank holds whole grids in range
+    assert plan.parameters["barriers"] == {"water": "forbid", "arterial": "penalise"}
+    assert plan.summary["grids_crossing_water"] == 0
+    assert plan.summary["in_range_share"] >= 0.95
+    assert not [p for p in plan.problems if "river" in p.message]
+    ignored = make_plan(layers, barriers="ignore")
+    assert ignored.summary["grids_crossing_water"] >= 1  # what the old engine did (4)
+    forbid = make_plan(layers, barriers="forbid")
+    assert forbid.summary["in_range_share"] >= 0.95
+    # the crossings left are land without households cut off by arterials (and the river),
+    # each named in a warning
+    forced = [p for p in forbid.problems if "crosses" in p.message]
+    grids = forbid.grids
+    assert (grids["crosses_water"] | grids["crosses_arterial"]).sum() <= len(forced)
+    assert all("without households" in p.message for p in forced)
+
+
 def test_households_are_balanced_within_range(plan, layers):
     assert plan.grids["households"].sum() == len(layers["households"])
     assert plan.summary["in_range_share"] >= 0.95, plan.grids["households"].describe()
