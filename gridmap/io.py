@@ -1335,6 +1335,38 @@ def _geometry_json(geom: Any, digits: int) -> dict[str, Any] | None:
     return {"type": mapped["type"], "coordinates": _rounded(mapped["coordinates"], digits)}
 
 
+def _snapped(geoms: np.ndarray, digits: int) -> np.ndarray:
+    """Geometries snapped to the ``digits`` grid that stay valid, polygons oriented (RFC 7946).
+
+    Rounding coordinates can turn a valid polygon invalid (a hairline hole touching its
+    shell becomes a ring self-intersection).  GEOS's precision reducer snaps and keeps
+    polygons valid, dropping what collapses; a polygon still invalid after snapping is
+    repaired (:func:`shapely.make_valid`, polygonal parts kept) and snapped again.
+    """
+    geoms = geoms.copy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    grid = 10.0**-digits
+    snapped = shapely.set_precision(geoms[present], grid)
+    polygonal = np.isin(shapely.get_type_id(geoms[present]), (3, 6))
+    bad = polygonal & ~shapely.is_valid(snapped)
+    if bad.any():
+        fixed = [_polygonal_part(shapely.make_valid(g)) for g in snapped[bad]]
+        snapped[bad] = shapely.set_precision(np.asarray(fixed, dtype=object), grid)
+    keep_original = polygonal & shapely.is_empty(snapped)  # collapsed under the grid: keep it
+    snapped[keep_original] = geoms[present][keep_original]
+    geoms[present] = snapped
+    return shapely.orient_polygons(geoms, exterior_cw=False)
+
+
+def _polygonal_part(geom: Any) -> Any:
+    """The polygons of ``geom`` (make_valid may return a collection with lines)."""
+    if shapely.get_type_id(geom) in (3, 6):
+        return geom
+    parts = shapely.get_parts(geom)
+    polys = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+    return shapely.union_all(polys) if len(polys) else shapely.Polygon()
+
+
 def write_geojson(
     gdf: gpd.GeoDataFrame,
     path: str | os.PathLike[str],
@@ -1344,11 +1376,11 @@ def write_geojson(
 ) -> None:
     """Write a GeoDataFrame as RFC 7946 GeoJSON.
 
-    Geometries are reprojected to EPSG:4326 (lon, lat), polygon exteriors turned
-    counter-clockwise and holes clockwise, and coordinates rounded to ``precision``
-    decimals.  No ``crs`` member is written.  Dates and times become ISO 8601 text; NaN,
-    NaT and missing values become ``null``; text is UTF-8 (Chinese is not escaped).  One
-    feature per line.
+    Geometries are reprojected to EPSG:4326 (lon, lat), snapped to ``precision`` decimals
+    so that they stay valid (polygons that rounding would make invalid are repaired), polygon
+    exteriors turned counter-clockwise and holes clockwise.  No ``crs`` member is written.
+    Dates and times become ISO 8601 text; NaN, NaT and missing values become ``null``; text is
+    UTF-8 (Chinese is not escaped).  One feature per line.
 
     Parameters
     ----------
@@ -1370,7 +1402,7 @@ def write_geojson(
     gdf = _wgs84(_require_geo(gdf, path, "GeoJSON"), path)
     if not 0 <= int(precision) <= 15:
         raise ValueError(f"precision must be between 0 and 15, not {precision}")
-    geoms = shapely.orient_polygons(np.asarray(gdf.geometry.array, dtype=object), exterior_cw=False)
+    geoms = _snapped(np.asarray(gdf.geometry.array, dtype=object), int(precision))
     columns = [c for c in gdf.columns if c != gdf.geometry.name]
     values = [_json_column(gdf[c]) for c in columns]
     names = [str(c) for c in columns]

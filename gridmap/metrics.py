@@ -82,14 +82,44 @@ def _polygonal(geom: BaseGeometry) -> BaseGeometry:
     return shapely.union_all(polys) if len(polys) else shapely.Polygon()
 
 
+#: Holes and polygon parts of a dissolved grid smaller than this (m²) are numerical slivers
+#: (units digitised with hairline gaps): holes are filled and parts dropped.
+SLIVER_M2 = 1.0
+
+
+def _without_slivers(geom: BaseGeometry) -> BaseGeometry:
+    """``geom`` without holes or parts under :data:`SLIVER_M2` (its largest part is kept)."""
+    if geom is None or shapely.is_empty(geom):
+        return geom
+    parts = shapely.get_parts(geom)
+    kept = []
+    for poly in parts:
+        if shapely.get_type_id(poly) != _POLYGON:
+            continue
+        holes = [r for r in poly.interiors if shapely.area(shapely.Polygon(r)) >= SLIVER_M2]
+        if len(holes) != len(poly.interiors):
+            poly = shapely.Polygon(poly.exterior, holes)
+        kept.append(poly)
+    if not kept:
+        return geom
+    big = [p for p in kept if shapely.area(p) >= SLIVER_M2] or [max(kept, key=shapely.area)]
+    if len(big) == 1:
+        return big[0] if len(parts) > 1 or big[0] is not parts[0] else geom
+    return shapely.MultiPolygon(big)
+
+
 def _dissolve(geoms: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
-    """Union the geometries of each label code ``0..k-1`` (one polygon or multipolygon each)."""
+    """Union the geometries of each label code ``0..k-1``: one (multi)polygon each, no slivers.
+
+    Holes and parts under :data:`SLIVER_M2` are left out.
+    """
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(k + 1))
     out = np.empty(k, dtype=object)
     for g in range(k):
         members = geoms[order[bounds[g] : bounds[g + 1]]]
-        out[g] = members[0] if len(members) == 1 else _polygonal(shapely.union_all(members))
+        merged = members[0] if len(members) == 1 else _polygonal(shapely.union_all(members))
+        out[g] = _without_slivers(merged)
     return out
 
 

@@ -377,6 +377,23 @@ def test_csv_round_trip_points(tmp_path):
     assert note.rows == [2] and "no coordinates" in note.message
 
 
+def test_geojson_rounding_never_writes_an_invalid_polygon(tmp_path):
+    # a hole touching the shell along a hairline: valid in floats, a ring self-intersection
+    # once rounded to 7 decimals
+    shell = [(114.0, 30.0), (114.01, 30.0), (114.01, 30.01), (114.0, 30.01)]
+    hole = [(114.005, 30.0), (114.006, 30.005), (114.00500004, 30.00000004)]
+    poly = Polygon(shell, [hole])
+    assert poly.is_valid
+    naive = Polygon([(round(x, 7), round(y, 7)) for x, y in poly.exterior.coords],
+                    [[(round(x, 7), round(y, 7)) for x, y in hole]])  # fmt: skip
+    assert not naive.is_valid
+    path = tmp_path / "p.geojson"
+    io.write_geojson(gpd.GeoDataFrame({"n": [1]}, geometry=[poly], crs=4326), path)
+    geom = shapely.geometry.shape(json.loads(path.read_text())["features"][0]["geometry"])
+    assert geom.is_valid and geom.area == pytest.approx(poly.area, rel=1e-4)
+    assert all(p.exterior.is_ccw for p in shapely.get_parts(geom))
+
+
 def test_csv_writer_never_overwrites_a_column_named_lon(tmp_path):
     points = lonlat_points().assign(lon="east gate", lat="row 3")  # columns of other meaning
     path = tmp_path / "points.csv"

@@ -14,7 +14,7 @@ from gridmap import io
 from gridmap.cli import cli
 from gridmap.errors import InputError
 from gridmap.metrics import buildings_split
-from gridmap.plan import make_plan, partition_units
+from gridmap.plan import make_plan, partition_units, write_plan
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +143,30 @@ def test_units_mode_on_sf_block_groups_keeps_islands(shared_data):
     assert plan.grids["weight"].sum() == pytest.approx(805_235)
     mean = plan.grids["weight"].mean()
     assert (plan.grids["weight"] / mean - 1).abs().max() <= 0.05
+
+
+def test_units_mode_on_sf_writes_only_valid_geojson(shared_data, tmp_path):
+    units = gpd.read_file(shared_data / "sf" / "sf_blockgroups_pop2010.gpkg")
+    plan = partition_units(units, weight="Population", grids=20)
+    # no hairline holes or sliver parts left in the dissolved grids
+    holes = [
+        shapely.area(shapely.Polygon(ring))
+        for poly in shapely.get_parts(plan.grids.geometry.to_numpy())
+        for ring in poly.interiors
+    ]
+    assert min(holes, default=1.0) >= 1.0
+    out = tmp_path / "sf.geojson"
+    write_plan(plan, out)
+    collection = json.loads(out.read_text(encoding="utf-8"))
+    assert len(collection["features"]) == 20
+    for feature in collection["features"]:
+        geom = shapely.geometry.shape(feature["geometry"])
+        assert geom.is_valid, (feature["properties"]["code"], shapely.is_valid_reason(geom))
+        for poly in shapely.get_parts(geom):  # RFC 7946: shells counter-clockwise, holes not
+            assert poly.exterior.is_ccw and not any(r.is_ccw for r in poly.interiors)
+    assert gpd.read_file(out).to_crs(plan.grids.crs).area.sum() == pytest.approx(
+        plan.grids.area.sum(), rel=1e-6
+    )
 
 
 def test_cli_partition_writes_rfc7946_geojson(sample_workspace, tmp_path):
