@@ -368,6 +368,7 @@ def import_plan(
     )
     crs = units.gdf.crs
     grids = plan_file.grids.to_crs(crs)
+    _require_overlap(grids, context.street, plan_file.source)
     check = check_drawing(
         grids, context.street, layers["communities"].to_crs(crs), layers["buildings"].to_crs(crs)
     )
@@ -389,6 +390,36 @@ def import_plan(
     problems = _import_problems(plan, check, undrawn, lost, plan_file.source)
     plan.problems = problems
     return ImportedPlan(plan, check, problems)
+
+
+#: A drawing covering less than this share of the street is not a drawing of the street.
+MIN_COVER_SHARE = 0.01
+
+
+def _require_overlap(grids: gpd.GeoDataFrame, street: Any, source: str) -> None:
+    """Refuse a drawing that does not lie over the street (another place, or a wrong CRS)."""
+    geoms = grids.geometry.to_numpy()
+    geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+    street_area = float(shapely.area(street))
+    covered = 0.0
+    if len(geoms):
+        drawn = shapely.union_all(shapely.make_valid(geoms))
+        covered = float(shapely.area(shapely.intersection(drawn, street)))
+    if street_area > 0 and covered >= MIN_COVER_SHARE * street_area:
+        return
+
+    def extent(geom: Any) -> str:
+        box = gpd.GeoSeries([geom], crs=grids.crs).to_crs(4326).total_bounds
+        return f"lon {box[0]:.4f}..{box[2]:.4f}, lat {box[1]:.4f}..{box[3]:.4f}"
+
+    drawing = extent(shapely.union_all(geoms)) if len(geoms) else "empty"
+    raise InputError(
+        f"the drawing {source} does not overlap the street: it covers "
+        f"{100 * covered / max(street_area, 1e-9):.2g} % of it (drawing: {drawing}; street: "
+        f"{extent(street)}).",
+        fix="import a drawing of this street; if it is one, check its CRS (gridmap validate "
+        "DRAWING shows the CRS and extent it was read with).",
+    )
 
 
 def _listing(items: Iterable[Any], limit: int = 8) -> str:

@@ -234,3 +234,20 @@ def test_cli_import_plan_then_redraw(messy, sample_workspace, tmp_path):
     assert again.exit_code == 2 and "--force" in again.output
     missing = CliRunner().invoke(cli, ["import-plan", str(sample_workspace), str(tmp_path / "no")])
     assert missing.exit_code != 0 and "Traceback" not in missing.output
+
+
+def test_import_of_a_drawing_of_another_place_is_refused(
+    sample_layers, sample_workspace, shared_data
+):
+    path = shared_data / "sf" / "sf_blockgroups_pop2010.gpkg"
+    drawing = gpd.read_file(path).rename(columns={"geoid": "code"})[["code", "geometry"]]
+    with pytest.raises(InputError) as error:
+        import_plan(sample_layers, drawing)
+    text = str(error.value)
+    assert "does not overlap the street" in text and "CRS" in text
+    assert "lon -122." in text and "lon 104." in text  # both extents named
+    result = CliRunner().invoke(
+        cli, ["import-plan", str(sample_workspace), str(path), "--id", "geoid"]
+    )
+    assert result.exit_code != 0 and "does not overlap" in result.output
+    assert "(not drawn)" not in result.output
