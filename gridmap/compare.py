@@ -42,6 +42,10 @@ CSV_PARTS = ("flows", "grids", "summary", "incidents", "households")
 
 _GRID_CODE = re.compile(r"\d{15}")
 
+#: How a building (and its households) differs between the plans: in both plans and in
+#: another grid, only in the after plan (a new building), only in the before plan.
+BUILDING_CHANGES = ("moved", "new", "removed")
+
 #: Summary metrics of the plans themselves that are not compared (counted again here).
 _RECOUNTED = ("grids",)
 
@@ -54,8 +58,10 @@ class PlanComparison:
     ----------
     buildings
         One row per workspace building, in layer order: ``building_id``, ``before`` and
-        ``after`` (grid codes, ``None`` outside every grid), ``households``, ``persons``
-        (nullable; unknown without a households layer) and ``changed``.
+        ``after`` (grid codes, ``None`` outside every grid or not in that plan),
+        ``households``, ``persons`` (nullable; unknown without a households layer),
+        ``change`` (``moved``, ``new``: not in the before plan's assignments, ``removed``: not
+        in the after plan's, or ``""``) and ``changed`` (moved between grids).
     flows
         One row per pair of grids that something moves between (``before != after``):
         ``before``, ``after``, ``buildings``, ``households``, ``persons`` and ``incidents``
@@ -104,8 +110,8 @@ class PlanComparison:
         return rows.iloc[0]
 
     def changed_buildings(self) -> pd.DataFrame:
-        """The buildings that change grid: ``building_id``, ``before``, ``after``, counts."""
-        changed = self.buildings["changed"].to_numpy(dtype=bool)
+        """Buildings moved, new or removed: ids, grids, counts and ``change``."""
+        changed = (self.buildings["change"] != "").to_numpy(dtype=bool)
         return self.buildings.loc[changed].drop(columns="changed")
 
     def output_paths(self, path: str | os.PathLike[str]) -> list[Path]:
@@ -162,8 +168,9 @@ class PlanComparison:
     def to_geojson(self, path: str | os.PathLike[str]) -> None:
         """Write the footprints of the buildings that change grid as RFC 7946 GeoJSON.
 
-        Each feature has ``building_id``, ``before``, ``after``, ``households`` and
-        ``persons``; coordinates are lon/lat (EPSG:4326) and the file is replaced atomically.
+        Each feature has ``building_id``, ``before``, ``after``, ``households``, ``persons``
+        and ``change`` (``moved``, ``new``, ``removed``); coordinates are lon/lat (EPSG:4326)
+        and the file is replaced atomically.
 
         Raises
         ------
@@ -175,7 +182,7 @@ class PlanComparison:
                 "this comparison holds no building footprints to write.",
                 fix="write it as CSV, or compare with compare_plans (which keeps them).",
             )
-        changed = self.buildings["changed"].to_numpy(dtype=bool)
+        changed = (self.buildings["change"] != "").to_numpy(dtype=bool)
         table = self.buildings.loc[changed].drop(columns="changed")
         geometry = self.footprints[changed]
         features = gpd.GeoDataFrame(
@@ -220,6 +227,8 @@ def _companion(p: Path, part: str) -> Path:
 
 
 def _only_changed(table: pd.DataFrame) -> pd.DataFrame:
+    if "change" in table.columns:  # households: moved, new or removed
+        return table.loc[(table["change"] != "").to_numpy(dtype=bool)].drop(columns="changed")
     return table.loc[table["changed"].to_numpy(dtype=bool)].drop(columns="changed")
 
 
@@ -308,10 +317,15 @@ def _as_codes(values: np.ndarray) -> np.ndarray:
 
 def _place_buildings(
     side: _Side, ids: np.ndarray, footprints: gpd.GeoSeries, problems: list[Problem]
-) -> np.ndarray:
-    """The grid code of every building on one side (``None`` outside every grid)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grid code of every building on one side, and the buildings its plan does not hold.
+
+    A building missing from the side's assignments (when it has some) is not in that plan:
+    its code is ``None``.  Otherwise ``None`` means outside every grid.
+    """
     codes = np.full(len(ids), None, dtype=object)
     assigned = np.zeros(len(ids), dtype=bool)
+    absent = np.zeros(len(ids), dtype=bool)
     if side.assignments is not None and len(side.assignments):
         table = side.assignments.copy()
         table.index = table.index.astype(str)
@@ -329,18 +343,20 @@ def _place_buildings(
                 )
             )
         elif missing:
+            absent = ~assigned
+            counted = "new" if side.name == "before" else "removed"
             problems.append(
                 Problem(
-                    "warning",
+                    "warning" if side.name == "after" else "info",
                     f"{missing} building(s) of the workspace are not in {side.label}'s "
-                    "assignments (added since?); they were placed by their footprint's overlap "
-                    "with its grids.",
+                    f"assignments (added since?); they and their households are counted as "
+                    f"{counted}, not moved.",
                     "make the plan again from the current workspace to assign them.",
                     layer="buildings",
                     rows=np.flatnonzero(~assigned).tolist(),
                 )
             )
-    rest = np.flatnonzero(~assigned)
+    rest = np.flatnonzero(~assigned & ~absent)
     if len(rest):
         geoms = footprints.iloc[rest]
         present = ~(geoms.isna() | geoms.is_empty).to_numpy()
@@ -353,7 +369,7 @@ def _place_buildings(
             fix="compare two plans of the workspace's street; check the plan file's CRS "
             "(gridmap validate PLAN).",
         )
-    return codes
+    return codes, absent
 
 
 def _place_points(side: _Side, points: gpd.GeoSeries) -> np.ndarray:
@@ -458,7 +474,7 @@ def _households_table(
     layers: Mapping[str, Any], sides: list[_Side], buildings: pd.DataFrame
 ) -> pd.DataFrame:
     """Every household with its grid on each side: by its building, else by its point."""
-    columns = ["household_id", "building_id", "before", "after", "changed"]
+    columns = ["household_id", "building_id", "before", "after", "change", "changed"]
     households = layers.get("households")
     if not isinstance(households, pd.DataFrame) or not len(households):
         return pd.DataFrame(
@@ -485,7 +501,11 @@ def _households_table(
             loose = households.geometry.iloc[np.flatnonzero(~known)]
             codes[~known] = _place_points(side, loose)
         table[side.name] = _code_column(codes)
-    table["changed"] = _changed(table["before"], table["after"])
+    change = np.where(_changed(table["before"], table["after"]), "moved", "").astype(object)
+    if known.any():  # households follow their building: new and removed with it
+        change[known] = by_building["change"].reindex(building[known]).to_numpy(dtype=object)
+    table["change"] = change
+    table["changed"] = change == "moved"
     return table
 
 
@@ -559,7 +579,7 @@ def _grids(
     """The grids of both plans side by side, with their status."""
     present = {side.name: set(side.codes) | set(buildings[side.name].dropna()) for side in sides}
     codes = sorted(present["before"] | present["after"])
-    moved = buildings.loc[buildings["changed"].to_numpy(dtype=bool)]
+    moved = buildings.loc[(buildings["change"] != "").to_numpy(dtype=bool)]
     touched = set(moved["before"].dropna()) | set(moved["after"].dropna())
     status = []
     for code in codes:
@@ -640,6 +660,12 @@ def _summary(
         ("share_households_moved", None, None, households_moved / total if total else None),
         ("persons_moved", None, None, _total(moved["persons"])),
     ]
+    for change in BUILDING_CHANGES[1:]:  # in one plan only: new or removed, never moved
+        which = buildings.loc[(buildings["change"] == change).to_numpy(dtype=bool)]
+        rows += [
+            (f"buildings_{change}", None, None, len(which)),
+            (f"households_{change}", None, None, int(which["households"].sum())),
+        ]
     if incidents is not None:
         rows.append(("incidents_changing_grid", None, None, int(incidents["changed"].sum())))
     inside = [int(buildings.loc[buildings[s].notna(), "households"].sum()) for s in SIDES]
@@ -709,13 +735,19 @@ def compare_plans(
     footprints = buildings_layer.geometry.reset_index(drop=True)
     households, persons, loose = _building_counts(layers, ids, buildings_layer)
     table = pd.DataFrame({"building_id": ids})
+    absent = {}
     for side in sides:
-        table[side.name] = _code_column(_place_buildings(side, ids, footprints, problems))
+        codes, absent[side.name] = _place_buildings(side, ids, footprints, problems)
+        table[side.name] = _code_column(codes)
     table["households"] = households
     table["persons"] = persons
-    table["changed"] = _changed(table["before"], table["after"])
+    new = absent["before"] & ~absent["after"]
+    removed = absent["after"] & ~absent["before"]
+    moved = _changed(table["before"], table["after"]) & ~absent["before"] & ~absent["after"]
+    table["change"] = np.select([moved, new, removed], list(BUILDING_CHANGES), "")
+    table["changed"] = moved
     for side in sides:
-        outside = table[side.name].isna().to_numpy() & (households > 0)
+        outside = table[side.name].isna().to_numpy() & (households > 0) & ~absent[side.name]
         if outside.any():
             problems.append(
                 Problem(

@@ -82,7 +82,8 @@ def test_compare_writes_csv_and_refuses_to_overwrite(sample_workspace, plans, tm
     assert result.exit_code == 0, result.output
     assert "Wrote" in result.output
     table = pd.read_csv(out, dtype=str)
-    assert list(table.columns) == ["building_id", "before", "after", "households", "persons"]
+    columns = ["building_id", "before", "after", "households", "persons", "change"]
+    assert list(table.columns) == columns
     assert (table["before"] != table["after"]).all()
     for part in ("flows", "grids", "summary", "incidents"):
         assert (tmp_path / f"changes_{part}.csv").is_file(), part

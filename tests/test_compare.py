@@ -123,7 +123,8 @@ def test_grid_counts_match_the_plan_metrics(plan, layers):
 def test_households_are_left_out_unless_asked_for(plan, layers):
     assert compare_plans(plan, plan, layers).households is None
     table = compare_plans(plan, plan, layers, include_households=True).households
-    assert list(table.columns) == ["household_id", "building_id", "before", "after", "changed"]
+    columns = ["household_id", "building_id", "before", "after", "change", "changed"]
+    assert list(table.columns) == columns
     assert len(table) == len(layers["households"])
     codes = plan.household_codes()
     assert (table.set_index("household_id")["before"] == codes.reindex(table["household_id"])).all()
@@ -360,7 +361,8 @@ def test_csv_lists_the_changes_and_its_companions(plan, edit, edited, tmp_path):
     }  # fmt: skip
     _, buildings, households = _moved(plan, edit)
     table = pd.read_csv(target, dtype=str, encoding="utf-8")
-    assert list(table.columns) == ["building_id", "before", "after", "households", "persons"]
+    columns = ["building_id", "before", "after", "households", "persons", "change"]
+    assert list(table.columns) == columns
     assert set(table["building_id"]) == buildings
     assert table["before"].str.fullmatch(r"\d{15}").all()
     flows = pd.read_csv(tmp_path / "changes_flows.csv", dtype={"before": str, "after": str})
@@ -388,7 +390,8 @@ def test_geojson_holds_the_footprints_of_moved_buildings_in_lon_lat(plan, edit, 
     _, buildings, _ = _moved(plan, edit)
     assert {f["properties"]["building_id"] for f in data["features"]} == buildings
     first = data["features"][0]
-    assert set(first["properties"]) == {"building_id", "before", "after", "households", "persons"}
+    keys = {"building_id", "before", "after", "households", "persons", "change"}
+    assert set(first["properties"]) == keys
     assert first["geometry"]["type"] in ("Polygon", "MultiPolygon")
     coords = np.array(
         [
@@ -506,3 +509,28 @@ def test_without_a_households_layer_counts_come_from_the_buildings(plan, plan80,
     assert result.flows["persons"].isna().all()
     assert result.grids["persons_before"].isna().all()
     assert result.households.empty
+
+
+def test_households_of_a_new_compound_are_new_not_moved(layers, plan, tmp_path):
+    from gridmap.redraw import redraw
+    from gridmap.sample import add_compound
+
+    grown = add_compound(layers, 1500)
+    write_plan(plan, tmp_path / "today.gpkg")
+    result = redraw(grown, read_plan(tmp_path / "today.gpkg"))
+    compared = compare_plans(plan, result.plan, grown)
+    assert compared.metric("households_moved") == result.households_moved
+    assert compared.metric("households_new") == result.new_households == 1500
+    assert compared.metric("households_removed") == 0
+    new = compared.buildings[compared.buildings["change"] == "new"]
+    assert new["before"].isna().all() and new["after"].notna().all()
+    assert not compared.buildings.loc[compared.buildings["change"] == "new", "changed"].any()
+    assert compared.flows["households"].sum() == result.households_moved
+    written = compared.write(tmp_path / "changes.csv")
+    rows = pd.read_csv(written[0], dtype=str)
+    assert (rows["change"] == "new").sum() == len(new)
+    assert (rows["change"] == "moved").sum() == compared.metric("buildings_moved")
+    # the other way round the compound's buildings are removed
+    back = compare_plans(result.plan, plan, grown)
+    assert back.metric("households_removed") == 1500
+    assert back.metric("households_moved") == result.households_moved
