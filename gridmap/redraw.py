@@ -1029,6 +1029,8 @@ def _settle(board: _Board, minimum: float, maximum: float) -> None:
         if best is None:
             best = _best_chain(board, out, viol)
         if best is None:
+            best = _best_chain_in(board, out, viol)
+        if best is None:
             return
         for u, b in best:
             board.move(u, b)
@@ -1096,6 +1098,48 @@ def _best_chain(board: _Board, out: set[int], viol: Callable[[float], float]):
                         if (best is None or score < best[0]) and board.can_leave(v):
                             best = (score, [(u, b), (v, c)])
                 board.move(u, a)
+    return None if best is None else best[1]
+
+
+def _best_chain_in(board: _Board, out: set[int], viol: Callable[[float], float]):
+    """Two moves v: b -> a (into a grid out of range), then x: c -> b refilling the donor.
+
+    ``c`` may be ``a`` itself: an exchange, a unit in and another out.  This reaches grids a
+    single move cannot, e.g. a grid one household short whose neighbours would fall out of
+    range by giving it a whole unit.
+    """
+    best = None
+    for a in sorted(out):
+        incoming = sorted(
+            {(v, board.lab[v]) for u in board.members[a] for v in board.nbrs[u]}
+            - {(v, a) for v in board.members[a]}
+        )
+        for v, b in incoming:
+            if not _movable(board, v, a) or board.w[v] <= 0 or not board.can_leave(v):
+                continue
+            cost_v = board.move_cost(v, a)
+            board.move(v, a)
+            before = {p: board.weight[p] for p in (a, b)}
+            before[a] -= board.w[v]
+            before[b] += board.w[v]
+            refills = sorted(
+                {(x, board.lab[x]) for y in board.members[b] for x in board.nbrs[y]}
+                - {(x, b) for x in board.members[b]}
+            )
+            for x, c in refills:
+                if x == v or not _movable(board, x, b) or board.w[x] <= 0:
+                    continue
+                weights = {p: board.weight[p] for p in {a, b, c}}
+                weights[c] -= board.w[x]
+                weights[b] += board.w[x]
+                old = sum(viol(before.get(p, board.weight[p])) for p in weights)
+                gain = old - sum(viol(weights[p]) for p in weights)
+                if gain <= 1e-9:
+                    continue
+                score = (cost_v + board.move_cost(x, b) + 2e-3) / gain
+                if (best is None or score < best[0]) and board.can_leave(x):
+                    best = (score, [(v, a), (x, b)])
+            board.move(v, b)
     return None if best is None else best[1]
 
 
