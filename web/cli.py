@@ -37,7 +37,8 @@ def run(
     tiles_coords
         ``"wgs84"`` or ``"gcj02"``: how a tile server's tiles are drawn (``TILES_COORDS``).
     debug
-        Flask's debugger and reloader (never on a shared network).
+        Flask's development server with its debugger and reloader (never on a shared
+        network); otherwise the app is served by waitress, a production WSGI server.
 
     Raises
     ------
@@ -70,7 +71,13 @@ def run(
         click.echo(f"Demo street: log in as {logins}.")
     else:
         click.echo(f"Log in with a user made by: gridmap users {app.config['WORKSPACE']} add NAME")
-    app.run(host=host, port=port, debug=debug)
+    if debug:
+        app.run(host=host, port=port, debug=True)
+        return
+    import waitress
+
+    # waitress: a production WSGI server in pure Python (Flask's own server is for development)
+    waitress.serve(app, host=host, port=port, threads=8, ident="gridmap")
 
 
 @click.command("serve", context_settings={"help_option_names": ["-h", "--help"]})

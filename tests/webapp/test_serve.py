@@ -1,5 +1,6 @@
 import flask
 import pytest
+import waitress
 from click.testing import CliRunner
 
 from web.cli import serve_command
@@ -7,11 +8,16 @@ from web.cli import serve_command
 
 @pytest.fixture
 def served(monkeypatch):
+    """Calls of the servers instead of serving: waitress by default, Flask's with --debug."""
     calls = []
 
-    def fake_run(app, host=None, port=None, debug=None, **options):
-        calls.append({"app": app, "host": host, "port": port, "debug": debug})
+    def fake_waitress(app, host=None, port=None, **options):
+        calls.append({"app": app, "host": host, "port": port, "debug": False, "server": "waitress"})
 
+    def fake_run(app, host=None, port=None, debug=None, **options):
+        calls.append({"app": app, "host": host, "port": port, "debug": debug, "server": "flask"})
+
+    monkeypatch.setattr(waitress, "serve", fake_waitress)
     monkeypatch.setattr(flask.Flask, "run", fake_run)
     return calls
 
@@ -22,6 +28,7 @@ def test_serve_builds_the_app_and_listens(served, street_copy):
     assert result.exit_code == 0, result.output
     [call] = served
     assert call["host"] == "127.0.0.1" and call["port"] == 5055 and not call["debug"]
+    assert call["server"] == "waitress"  # a production server, not Flask's development one
     assert call["app"].config["TILES"] == "none"
     assert call["app"].config["WORKSPACE"] == str(street_copy)
     assert "http://127.0.0.1:5055/" in result.output
@@ -56,3 +63,10 @@ def test_gridmap_command_offers_serve_through_its_plugin_entry_point():
     result = CliRunner().invoke(cli, ["serve", "--help"])
     assert result.exit_code == 0, result.output
     assert "--tiles" in result.output and "WORKSPACE" in result.output
+
+
+def test_serve_debug_uses_flasks_development_server(served, street_copy):
+    result = CliRunner().invoke(serve_command, [str(street_copy), "--debug"])
+    assert result.exit_code == 0, result.output
+    [call] = served
+    assert call["server"] == "flask" and call["debug"]
