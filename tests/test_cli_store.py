@@ -165,7 +165,7 @@ def test_export_writes_each_what(street, tmp_path, what, ext):
     assert f"({what}) to {out}" in result.output and out.exists()
     if ext == "geojson":
         doc = json.loads(out.read_text(encoding="utf-8"))
-        assert "crs" not in doc and len(doc["features"]) == 98
+        assert "crs" not in doc and len(doc["features"]) == 97
     again = run("export", street, what, "--out", out)
     _clean_failure(again)
     assert "--force" in again.output
@@ -265,7 +265,7 @@ def test_incidents_list_transition_escalate_and_stats(street, tmp_path):
     assert stats.exit_code == 0, stats.output
     assert "median hours to close" in stats.output and out.exists()
     table = pd.read_csv(out, dtype={"code": str})
-    assert len(table) >= 98 and (table["total"] >= 0).all()
+    assert len(table) >= 97 and (table["total"] >= 0).all()
     monthly = run("incidents", street, "stats", "--period", "month", "--by", "community")
     assert monthly.exit_code == 0 and "period" in monthly.output
 

@@ -384,7 +384,7 @@ def test_exports_every_what_and_format(ws, what, ext, tmp_path):
     assert len(back) == count
     grids = ws.plan_grids(ws.published().plan_id)
     if what in ("grids", "aggregates"):
-        assert count == len(grids) == 98
+        assert count == len(grids) == 97
         assert sorted(back["code"].astype(str)) == sorted(grids["code"])
     if what == "aggregates":
         assert back["households"].sum() == _count(ws, "households")
@@ -438,7 +438,7 @@ def test_geojson_exports_follow_rfc_7946(ws, tmp_path):
             for hole in holes:
                 assert not shapely.is_ccw(shapely.LinearRing(hole))
             rings += 1
-    assert rings >= 98
+    assert rings >= 97
 
     points = tmp_path / "incidents.geojson"
     export(ws, "incidents", points)
@@ -475,7 +475,7 @@ def test_export_refusals(ws, unpublished, tmp_path):
 def test_export_of_a_named_draft_plan(ws, tmp_path):
     plan_id = ws.published().plan_id
     count = export(ws, "grids", tmp_path / "g.csv", plan_id=plan_id)
-    assert count == 98
+    assert count == 97
 
 
 # ------------------------------------------------------------------------------ plan files
