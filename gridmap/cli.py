@@ -375,6 +375,22 @@ def partition(
     from gridmap.plan import make_plan, partition_units, write_plan
 
     modes = resolve_barriers(barriers)  # a typo is refused before any work
+    if out.suffix.lower() not in io.WRITE_FORMATS:
+        raise UserError(
+            f"{out}: cannot write a plan as {out.suffix or 'a file without extension'}; "
+            f"end --out in {', '.join(io.WRITE_FORMATS)}."
+        )
+    ctx = click.get_current_context()
+    given = [
+        f"--{name[:3] if name != 'target' else name}"
+        for name in ("target", "minimum", "maximum")
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    ]
+    if given and (grids is not None or per_community):
+        raise UserError(
+            f"{' and '.join(given)} set the households per grid, while --grids or "
+            "--per-community set the number of grids: give one or the other."
+        )
     if (workspace is None) == (units_file is None):
         raise UserError("give either a WORKSPACE or --units FILE (not both).")
     if out.exists() and not force:

@@ -653,6 +653,18 @@ def partition_units(
         )
     if nest is not None and nest not in units.columns:
         raise InputError(f"there is no column {nest!r} to nest in.", fix="check --nest.")
+    given = units[weight].dropna()
+    if len(given) and all(isinstance(v, str) for v in given.tolist()):
+        numeric = [
+            str(c)
+            for c in units.columns
+            if c != units.geometry.name and pd.api.types.is_numeric_dtype(units[c])
+        ]
+        raise InputError(
+            f"column {weight!r} holds text (e.g. {given.iloc[0]!r}), not counts to balance.",
+            fix="name a numeric column with --weight"
+            + (f": {', '.join(numeric)}." if numeric else "."),
+        )
     metric = local_metric_crs(units)
     gdf = units.to_crs(metric).reset_index(drop=True)
     values = pd.to_numeric(gdf[weight], errors="coerce")

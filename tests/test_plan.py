@@ -229,6 +229,24 @@ def test_units_mode_names_unusable_weights(shared_data):
     assert warning.rows == [3, 7, 9]
 
 
+def test_units_mode_refuses_a_text_weight_column(shared_data):
+    units = gpd.read_file(shared_data / "sf" / "sf_blockgroups_pop2010.gpkg")
+    with pytest.raises(InputError, match="'geoid' holds text") as error:
+        partition_units(units, weight="geoid", grids=20)
+    assert "Population" in str(error.value)
+
+
+def test_cli_partition_refuses_conflicting_or_unwritable_requests(sample_workspace, tmp_path):
+    for args, words in (
+        (["--out", str(tmp_path / "p.shp")], "cannot write a plan as .shp"),
+        (["--grids", "80", "--min", "250", "--out", str(tmp_path / "p.gpkg")], "--min"),
+        (["--barriers", "never", "--out", str(tmp_path / "p.gpkg")], "unknown barrier mode"),
+    ):
+        result = CliRunner().invoke(cli, ["partition", str(sample_workspace), *args])
+        assert result.exit_code != 0 and words in result.output, result.output
+        assert not list(tmp_path.iterdir())
+
+
 def test_units_mode_warns_when_nest_areas_are_not_contiguous(shared_data):
     units = gpd.read_file(shared_data / "sf" / "sf_blockgroups_pop2010.gpkg")
     plan = partition_units(units, weight="Population", grids=20, nest="BLKGRP")
