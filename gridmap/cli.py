@@ -1008,7 +1008,7 @@ def plans_list(ctx: click.Context) -> None:
         click.echo("No plans yet. Make one with `gridmap plans WORKSPACE new`.")
         return
     rows = [
-        (r.plan_id, r.version, r.status, r.author, r.created_at, r.published_at or "",
+        (r.plan_id, r.version, r.status, r.author, r.created_at, _cell(r.published_at),
          r.grids, _cell(r.in_range_share), _cell(r.mean_polsby_popper), r.note)
         for r in table.itertuples(index=False)
     ]  # fmt: skip

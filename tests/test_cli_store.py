@@ -205,6 +205,7 @@ def test_plans_list_publish_archive_and_save(street, sample_plan, tmp_path):
     assert "draft plan 2" in saved.output
     third = run("plans", street, "save", plan_file)
     assert "draft plan 3" in third.output
+    assert "nan" not in run("plans", street, "list").output  # drafts: a blank publish time
 
     published = run("plans", street, "publish", 2, "--actor", "carol")
     assert published.exit_code == 0 and "Published plan 2" in published.output
