@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from web import workspace as store
 from web.auth import require
-from web.errors import ApiError
+from web.errors import ApiError, geojson_response
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -77,10 +77,7 @@ def grids() -> ResponseReturnValue:
                 "properties": _properties(row),
             }
         )
-    body = {"type": "FeatureCollection", "features": features, "plan_id": plan_id}
-    response = jsonify(body)
-    response.mimetype = "application/geo+json"
-    return response
+    return geojson_response(features, plan_id=plan_id)
 
 
 @bp.get("/grids/<code>")

@@ -56,7 +56,7 @@ from gridmap.store import HANDLING_LEVELS, INCIDENT_TRANSITIONS, StoreError
 from web import workspace as store
 from web.api import API_DECIMALS, _plain
 from web.auth import current_account, require
-from web.errors import ApiError
+from web.errors import ApiError, geojson_response
 
 bp = Blueprint("api_incidents", __name__, url_prefix="/api")
 
@@ -554,9 +554,7 @@ def incident_list() -> ResponseReturnValue:
         }
         for rec in records
     ]
-    response = jsonify(type="FeatureCollection", features=features, **paging)
-    response.mimetype = "application/geo+json"
-    return response
+    return geojson_response(features, **paging)
 
 
 @bp.get("/incidents/<incident_id>")

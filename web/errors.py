@@ -57,3 +57,16 @@ def error_response(code: int, message: str, fix: str = "") -> tuple[object, int]
             body["fix"] = fix
         return jsonify(body), code
     return render_template("error.html", code=code, name=name, message=message, fix=fix), code
+
+
+def geojson_response(features: list[dict], **members: object) -> object:
+    """A GeoJSON FeatureCollection response (``application/geo+json``) with extra members.
+
+    RFC 7946 allows foreign members beside ``type`` and ``features``: the API uses them for
+    the plan id, paging and the like.
+    """
+    from flask import jsonify
+
+    response = jsonify({"type": "FeatureCollection", "features": features, **members})
+    response.mimetype = "application/geo+json"
+    return response

@@ -59,7 +59,7 @@ from gridmap.schema import LAYERS
 from gridmap.store import Workspace
 from web import workspace as store
 from web.auth import current_account, require
-from web.errors import ApiError
+from web.errors import ApiError, geojson_response
 from web.i18n import translate
 
 bp = Blueprint("workbench", __name__, url_prefix="/workbench")
@@ -960,15 +960,7 @@ def api_published() -> ResponseReturnValue:
         }
         for rec, g in zip(records, geoms, strict=True)
     ]
-    body = {
-        "type": "FeatureCollection",
-        "features": features,
-        "plan_id": record.plan_id,
-        "version": record.version,
-    }
-    response = jsonify(body)
-    response.mimetype = "application/geo+json"
-    return response
+    return geojson_response(features, plan_id=record.plan_id, version=record.version)
 
 
 @bp.get("/api/<draft_id>")
@@ -995,15 +987,7 @@ def api_grids(draft_id: str) -> ResponseReturnValue:
     draft = _draft(draft_id)
     with draft.lock:
         features = grid_features(draft, draft.editor.measure())
-        body = {
-            "type": "FeatureCollection",
-            "features": features,
-            "draft": draft.draft_id,
-            "revision": draft.revision,
-        }
-    response = jsonify(body)
-    response.mimetype = "application/geo+json"
-    return response
+        return geojson_response(features, draft=draft.draft_id, revision=draft.revision)
 
 
 @bp.get("/api/<draft_id>/units")
@@ -1043,15 +1027,7 @@ def api_units(draft_id: str) -> ResponseReturnValue:
             }
             props.update({c: _finite(v[i]) for c, v in counts.items()})
             features.append({"type": "Feature", "id": i, "geometry": geom, "properties": props})
-        body = {
-            "type": "FeatureCollection",
-            "features": features,
-            "draft": draft.draft_id,
-            "revision": draft.revision,
-        }
-    response = jsonify(body)
-    response.mimetype = "application/geo+json"
-    return response
+        return geojson_response(features, draft=draft.draft_id, revision=draft.revision)
 
 
 @bp.get("/api/<draft_id>/changes")
