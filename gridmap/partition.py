@@ -1,6 +1,6 @@
 """Balanced, contiguous, compact partition of a unit graph into grids nested in groups.
 
-Two steps per group (community), groups being independent (hard nesting):
+Up to three steps per group (community), groups being independent (hard nesting):
 
 1. seed with METIS (:func:`pymetis.part_graph`, contiguity on): vertex weights are the unit
    weights, edge weights the shared boundary length times a barrier multiplier, so that the
@@ -9,7 +9,13 @@ Two steps per group (community), groups being independent (hard nesting):
    the rest stays connected, checked by a BFS on the CSR adjacency): first to bring every part
    within ``tolerance`` of the group's mean part weight, then, at no loss of balance, to shorten
    the barrier-weighted cut or, when unit areas and outer lengths are given (``compactness``),
-   to raise the parts' Polsby-Popper, with single moves and then chains of two.
+   to raise the parts' Polsby-Popper, with single moves and then chains of two;
+3. with ``bounds`` (an absolute range such as 300-500 households), bring every part still out
+   of the range into it wherever the units allow, by the moves of
+   :func:`gridmap.rebalance.settle` (single moves, chains of two, exchanges), each chosen for
+   the least Polsby-Popper (or cut) and barrier crossing lost per household of excess removed.
+   The tolerance of step 2 is relative to the group's mean part; a group of few large units can
+   leave a part a household or two short of the range, which this step mends.
 
 Several METIS seeds are refined and the best kept (balance first, then compactness); everything
 depends only on ``seed``.
@@ -42,6 +48,7 @@ from gridmap.graph import (
     BARRIER_SECONDARY,
     BARRIER_WATER,
 )
+from gridmap.rebalance import Board, out_of_range, settle
 
 #: Default multiplier of an edge's weight by what runs along it.  A low multiplier makes the edge
 #: cheap to cut, so grid lines prefer arterials and water.  GAP edges (island links, length 0)
@@ -450,6 +457,7 @@ def partition_graph(
     locked: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
     crossing_penalty: Mapping[int, float] | None = None,
+    bounds: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Partition the units of a graph into contiguous, balanced grids nested in its groups.
 
@@ -488,6 +496,12 @@ def partition_graph(
         the group's area per grid, times 4) of such edges when ``compactness`` is given, else
         in the units of the cut (metres).  ``None`` (the default): barriers only steer the
         METIS seed.
+    bounds
+        Optional absolute range ``(minimum, maximum)`` of a grid's weight.  When given, the
+        refinement ends with the moves of :func:`gridmap.rebalance.settle` (single moves, chains
+        of two, exchanges) that bring grids out of the range into it wherever the units allow,
+        choosing those that cost the least Polsby-Popper (or cut) and barrier crossing; every
+        grid stays connected and in its group.
 
     Returns
     -------
@@ -568,7 +582,9 @@ def partition_graph(
                     fix="lock each unit to a grid label of its own community, or -1",
                 )
             lock[free] = -1
-        local = _partition_group(sub, w[nodes], k, seed, tolerance, compactness, nodes, lock)
+        local = _partition_group(
+            sub, w[nodes], k, seed, tolerance, compactness, nodes, lock, bounds
+        )
         labels[nodes] = local + offsets[g]
         if progress is not None:
             progress(g + 1, len(names))
@@ -647,6 +663,7 @@ def _partition_group(
     compactness: np.ndarray | None,
     nodes: np.ndarray,
     lock: np.ndarray | None,
+    bounds: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Labels 0..k-1 for the units of one connected group."""
     xadj, adj, ew, raw, pn = sub
@@ -700,6 +717,8 @@ def _partition_group(
                 _recombine(refiner, xy, seed)
         best_refiner = max(finalists, key=lambda r: r.objective())
     _fill_empty_parts(best_refiner, seed)
+    if bounds is not None:
+        _settle_parts(best_refiner, *bounds)
     if lock is not None:  # locked labels are the caller's: keep the numbering
         return best_refiner.part
     return _renumber(best_refiner.part, k)
@@ -1210,6 +1229,50 @@ class _Refiner:
             if not moved:
                 break
         self.part = np.asarray(self.lab, dtype=np.int64)
+
+
+class _RefinerBoard(Board):
+    """A :class:`gridmap.rebalance.Board` over a refiner's labels.
+
+    A move costs what it loses of the parts' summed Polsby-Popper (or, without shapes, the
+    cut it adds), barrier crossings included, as the refinement measures them; moves that gain
+    cost nothing.  Locked units stay put.
+    """
+
+    def __init__(self, r: _Refiner) -> None:
+        super().__init__(list(r.lab), r.w, r.nbrs)
+        self.r = r
+        self.fixed = {u for u, free in enumerate(r.free) if not free}
+        self.parea: list[float] = []
+        self.pper: list[float] = []
+        if r.shape is not None:
+            self.parea, self.pper = r._part_shapes()
+
+    def move(self, u: int, b: int) -> None:
+        r = self.r
+        if r.shape is not None:
+            _, new_pa, new_pb = r._pp_change(u, b, self.parea, self.pper)
+            r._shift(u, b, self.parea, self.pper, new_pa, new_pb)
+        else:
+            r._move(u, b)
+        super().move(u, b)
+
+    def move_cost(self, u: int, b: int) -> float:
+        r = self.r
+        if r.shape is not None:
+            loss = -r._pp_change(u, b, self.parea, self.pper)[0]
+        else:
+            links = r._links(u)
+            loss = links.get(r.lab[u], 0.0) - links.get(b, 0.0) + r._cross(u, b)
+        return max(loss, 0.0)
+
+
+def _settle_parts(r: _Refiner, minimum: float, maximum: float) -> None:
+    """Bring the parts into ``minimum..maximum`` where the units allow (see :func:`settle`)."""
+    board = _RefinerBoard(r)
+    if out_of_range(board, minimum, maximum):
+        settle(board, minimum, maximum)
+    r.part = np.asarray(r.lab, dtype=np.int64)
 
 
 def _fill_empty_parts(r: _Refiner, seed: int) -> None:

@@ -453,7 +453,9 @@ def _allocate_and_partition(
     A group without weight still needs its land covered, so it gets one grid.  With
     ``barriers`` (class -> mode), forbidden classes split the groups into their sides (see
     :func:`gridmap.partition.barrier_sides`; forced crossings are added to ``problems``) and
-    penalised ones (forbidden ones too) cost ``crossing_weight`` in the refinement.
+    penalised ones (forbidden ones too) cost ``crossing_weight`` in the refinement.  Asked
+    for by target and range, the partition ends by bringing grids into the range wherever the
+    units allow.
     """
     weights = units[weight].to_numpy(dtype=float)
     group_weights = {
@@ -484,9 +486,13 @@ def _allocate_and_partition(
         units.length.to_numpy(),
         np.column_stack([points.x.to_numpy(), points.y.to_numpy()]),
     )
+    bounds = None
+    if request.get("total") is None and request.get("per_group") is None:
+        bounds = (float(request["minimum"]), float(request["maximum"]))
     return partition_graph(
-        graph, weights, counts, seed=seed, compactness=shape, crossing_penalty=penalty or None
-    )
+        graph, weights, counts, seed=seed, compactness=shape, crossing_penalty=penalty or None,
+        bounds=bounds,
+    )  # fmt: skip
 
 
 #: In --grids / --per-community mode, a side of a community stands alone (grids not crossing

@@ -42,6 +42,7 @@ from gridmap.plan import (
     overlap_codes,
     prepare_street,
 )
+from gridmap.rebalance import Board, settle
 from gridmap.units import Units
 
 #: Gap and overlap pieces thinner than this (metres) are sloppy edges, not real gaps.
@@ -559,8 +560,8 @@ class Redraw:
         return self.households_moved / self.households_before if self.households_before else 0.0
 
 
-class _Board:
-    """Unit labels of one street with the bookkeeping the minimal-change steps need."""
+class _Board(Board):
+    """A :class:`gridmap.rebalance.Board` whose moves cost the households that change grid."""
 
     def __init__(
         self,
@@ -572,18 +573,10 @@ class _Board:
         nbrs: list[list[int]],
         community: np.ndarray,
     ) -> None:
-        self.lab = labels
+        super().__init__(labels, w.tolist(), nbrs, community.tolist())
         self.names = names
-        self.w = w.tolist()
         self.cost = cost.tolist()
         self.home = home  # previous label of each unit (-1: none)
-        self.nbrs = nbrs
-        self.community = community.tolist()
-        self.members: dict[int, set[int]] = {}
-        for u, p in enumerate(labels):
-            self.members.setdefault(p, set()).add(u)
-        self.weight = {p: float(sum(self.w[u] for u in m)) for p, m in self.members.items()}
-        self.locked: set[int] = set()
 
     def new_label(self, name: str) -> int:
         self.names.append(name)
@@ -591,58 +584,6 @@ class _Board:
         self.members[label] = set()
         self.weight[label] = 0.0
         return label
-
-    def move(self, u: int, b: int) -> None:
-        a = self.lab[u]
-        self.members[a].discard(u)
-        self.members[b].add(u)
-        self.weight[a] -= self.w[u]
-        self.weight[b] += self.w[u]
-        self.lab[u] = b
-        if not self.members[a]:
-            del self.members[a]
-            del self.weight[a]
-
-    def connected(self, units: set[int]) -> bool:
-        if not units:
-            return True
-        start = next(iter(units))
-        seen = {start}
-        stack = [start]
-        while stack:
-            x = stack.pop()
-            for v in self.nbrs[x]:
-                if v in units and v not in seen:
-                    seen.add(v)
-                    stack.append(v)
-        return len(seen) == len(units)
-
-    def can_leave(self, u: int) -> bool:
-        a = self.lab[u]
-        rest = self.members[a] - {u}
-        if not rest:
-            return False
-        inside = [v for v in self.nbrs[u] if self.lab[v] == a]
-        if len(inside) <= 1:
-            return True
-        return self.connected(rest)
-
-    def components(self, p: int) -> list[set[int]]:
-        left = set(self.members[p])
-        out = []
-        while left:
-            start = left.pop()
-            comp = {start}
-            stack = [start]
-            while stack:
-                x = stack.pop()
-                for v in self.nbrs[x]:
-                    if v in left:
-                        left.discard(v)
-                        comp.add(v)
-                        stack.append(v)
-            out.append(comp)
-        return out
 
     def move_cost(self, u: int, b: int) -> float:
         """Change in households moved if ``u`` goes to ``b``."""
@@ -762,10 +703,10 @@ def redraw(
     # 3. grids per community, then 4. balance
     for comm in sorted(set(community)):
         _fit_count(board, comm, minimum, maximum, target, taken, problems)
-    _settle(board, minimum, maximum)
+    settle(board, minimum, maximum)
     for comm in sorted(set(community)):
         _fit_count(board, comm, minimum, maximum, target, taken, problems)
-    _settle(board, minimum, maximum)
+    settle(board, minimum, maximum)
     # the plan, with surviving codes kept
     used = sorted(board.members)
     relabel = {p: i for i, p in enumerate(used)}
@@ -1013,134 +954,6 @@ def _merge_away(board: _Board, p: int) -> bool:
     for u in sorted(board.members[gone]):
         board.move(u, keep)
     return True
-
-
-def _settle(board: _Board, minimum: float, maximum: float) -> None:
-    """Boundary moves into range, cheapest in households moved per household of excess removed."""
-
-    def viol(x: float) -> float:
-        return max(0.0, x - maximum) + max(0.0, minimum - x)
-
-    for _ in range(4 * len(board.lab)):
-        out = {p for p, x in board.weight.items() if viol(x) > 0}
-        if not out:
-            return
-        best = _best_single(board, out, viol)
-        if best is None:
-            best = _best_chain(board, out, viol)
-        if best is None:
-            best = _best_chain_in(board, out, viol)
-        if best is None:
-            return
-        for u, b in best:
-            board.move(u, b)
-
-
-def _movable(board: _Board, u: int, b: int) -> bool:
-    a = board.lab[u]
-    return (
-        a != b
-        and a not in board.locked
-        and b not in board.locked
-        and board.community[u] == board.community[next(iter(board.members[b]))]
-    )
-
-
-def _best_single(board: _Board, out: set[int], viol: Callable[[float], float]):
-    best = None
-    for p in sorted(out):
-        candidates = set()
-        for u in board.members[p]:
-            for v in board.nbrs[u]:
-                if board.lab[v] != p:
-                    candidates.add((u, board.lab[v]))  # out of p
-                    candidates.add((v, p))  # into p
-        for u, b in sorted(candidates):
-            if not _movable(board, u, b) or board.w[u] <= 0:
-                continue
-            a = board.lab[u]
-            wu = board.w[u]
-            gain = viol(board.weight[a]) + viol(board.weight[b])
-            gain -= viol(board.weight[a] - wu) + viol(board.weight[b] + wu)
-            if gain <= 1e-9:
-                continue
-            score = (board.move_cost(u, b) + 1e-3) / gain
-            if (best is None or score < best[0]) and board.can_leave(u):
-                best = (score, [(u, b)])
-    return None if best is None else best[1]
-
-
-def _best_chain(board: _Board, out: set[int], viol: Callable[[float], float]):
-    """Two moves u: a -> b, v: b -> c (c may be a) that together lower the excess."""
-    best = None
-    for a in sorted(out):
-        for u in sorted(board.members[a]):
-            for b in sorted({board.lab[x] for x in board.nbrs[u]} - {a}):
-                if not _movable(board, u, b) or board.w[u] <= 0 or not board.can_leave(u):
-                    continue
-                cost_u = board.move_cost(u, b)
-                board.move(u, b)
-                for v in sorted(board.members[b] - {u}):
-                    for c in sorted({board.lab[x] for x in board.nbrs[v]} - {b}):
-                        if not _movable(board, v, c) or board.w[v] <= 0:
-                            continue
-                        weights = dict(board.weight)
-                        weights[b] -= board.w[v]
-                        weights[c] += board.w[v]
-                        before = sum(viol(board.weight[p] + (board.w[u] if p == a else 0.0)
-                                          - (board.w[u] if p == b else 0.0))
-                                     for p in {a, b, c})  # fmt: skip
-                        after = sum(viol(weights[p]) for p in {a, b, c})
-                        gain = before - after
-                        if gain <= 1e-9:
-                            continue
-                        score = (cost_u + board.move_cost(v, c) + 2e-3) / gain
-                        if (best is None or score < best[0]) and board.can_leave(v):
-                            best = (score, [(u, b), (v, c)])
-                board.move(u, a)
-    return None if best is None else best[1]
-
-
-def _best_chain_in(board: _Board, out: set[int], viol: Callable[[float], float]):
-    """Two moves v: b -> a (into a grid out of range), then x: c -> b refilling the donor.
-
-    ``c`` may be ``a`` itself: an exchange, a unit in and another out.  This reaches grids a
-    single move cannot, e.g. a grid one household short whose neighbours would fall out of
-    range by giving it a whole unit.
-    """
-    best = None
-    for a in sorted(out):
-        incoming = sorted(
-            {(v, board.lab[v]) for u in board.members[a] for v in board.nbrs[u]}
-            - {(v, a) for v in board.members[a]}
-        )
-        for v, b in incoming:
-            if not _movable(board, v, a) or board.w[v] <= 0 or not board.can_leave(v):
-                continue
-            cost_v = board.move_cost(v, a)
-            board.move(v, a)
-            before = {p: board.weight[p] for p in (a, b)}
-            before[a] -= board.w[v]
-            before[b] += board.w[v]
-            refills = sorted(
-                {(x, board.lab[x]) for y in board.members[b] for x in board.nbrs[y]}
-                - {(x, b) for x in board.members[b]}
-            )
-            for x, c in refills:
-                if x == v or not _movable(board, x, b) or board.w[x] <= 0:
-                    continue
-                weights = {p: board.weight[p] for p in {a, b, c}}
-                weights[c] -= board.w[x]
-                weights[b] += board.w[x]
-                old = sum(viol(before.get(p, board.weight[p])) for p in weights)
-                gain = old - sum(viol(weights[p]) for p in weights)
-                if gain <= 1e-9:
-                    continue
-                score = (cost_v + board.move_cost(x, b) + 2e-3) / gain
-                if (best is None or score < best[0]) and board.can_leave(x):
-                    best = (score, [(v, a), (x, b)])
-            board.move(v, b)
-    return None if best is None else best[1]
 
 
 def _compare(

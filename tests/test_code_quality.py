@@ -56,7 +56,8 @@ def test_engine_never_imports_the_web_layer(path):
 
 # Modules in data-flow order (DESIGN.md): a module may import only those before it.
 FLOW = [
-    "errors", "schema", "crs", "io", "layers", "units", "graph", "metrics", "partition",
+    "errors", "schema", "crs", "io", "layers", "units", "graph", "metrics", "rebalance",
+    "partition",
     "coding", "index", "plan", "compare", "edit", "redraw", "store", "accounts", "incidents",
     "transfer",
     "hotspots", "sample", "cli",
