@@ -12,7 +12,12 @@ removed, the violation of a grid being how far its weight lies outside ``minimum
 3. failing that, an exchange into it: ``v: b -> a`` into the grid out of range, then
    ``x: c -> b`` refilling the donor (``c`` may be ``a`` itself: a unit in and another out).
    This reaches grids a single move cannot, e.g. a grid one household short whose neighbours
-   would fall out of range by giving it a whole unit.
+   would fall out of range by giving it a whole unit;
+4. failing that, a path of up to :data:`PATH_DEPTH` moves: a unit into the grid short of the
+   range, a unit into its donor (now short in turn) from another neighbour, and so on until a
+   donor can spare one (and the same outwards for a grid over the range).  Units of ~150
+   households in grids of ~300-450 often need such a path: a grid of two units one household
+   short must get a third unit, whose donor must get one from a grid holding three.
 
 Every step keeps every grid connected and non-empty, never moves a unit of a locked grid (or a
 fixed unit), and never moves a unit into a grid of another community; it stops when no step
@@ -151,9 +156,17 @@ def settle(board: Board, minimum: float, maximum: float) -> None:
         if best is None:
             best = _best_chain_in(board, out, viol)
         if best is None:
+            best = _best_path(board, out, viol)
+        if best is None:
             return
         for u, b in best:
             board.move(u, b)
+
+
+#: Longest path of moves :func:`settle` tries (step 4), and the most moves it weighs per path
+#: search: enough for the sample streets, bounded for big ones.
+PATH_DEPTH = 5
+PATH_BUDGET = 20_000
 
 
 def out_of_range(board: Board, minimum: float, maximum: float) -> list[int]:
@@ -256,3 +269,67 @@ def _best_chain_in(board: Board, out: set[int], viol: Callable[[float], float]):
                     best = (score, [(v, a), (x, b)])
             board.move(v, b)
     return None if best is None else best[1]
+
+
+def _best_path(
+    board: Board,
+    out: set[int],
+    viol: Callable[[float], float],
+    depth: int = PATH_DEPTH,
+    budget: int = PATH_BUDGET,
+):
+    """The cheapest path of moves, each into the grid the previous move left out of range.
+
+    From a grid short of the range, a unit comes in from a neighbour; if that donor is now
+    short, a unit comes into it from one of its neighbours, and so on (from a grid over the
+    range, units go out instead).  Each move is checked on the board as it stands after the
+    moves before it (contiguity, locks); a path counts when the grids it touched are in total
+    less out of range than before.
+    """
+    best: list = [None]
+    left = [budget]
+
+    def walk(g: int, pull: bool, moves: list, cost: float, start: dict, used: set) -> None:
+        if pull:  # a unit of a neighbour comes into g
+            steps = sorted(
+                {(v, board.lab[v], g) for u in board.members[g] for v in board.nbrs[u]}
+                - {(v, g, g) for v in board.members[g]}
+            )
+        else:  # a unit of g goes to a neighbour
+            steps = sorted(
+                {(u, g, board.lab[v]) for u in board.members[g] for v in board.nbrs[u]}
+                - {(u, g, g) for u in board.members[g]}
+            )
+        for x, a, b in steps:
+            if left[0] <= 0:
+                return
+            if x in used or board.w[x] <= 0 or not board.movable(x, b) or not board.can_leave(x):
+                continue
+            left[0] -= 1
+            other = a if pull else b  # the grid the move leaves changed in turn
+            added = other not in start
+            if added:
+                start[other] = board.weight[other]
+            step = board.move_cost(x, b)
+            board.move(x, b)
+            moves.append((x, b))
+            used.add(x)
+            gain = sum(viol(w) for w in start.values()) - sum(viol(board.weight[p]) for p in start)
+            total = cost + step + board.step_cost
+            if gain > 1e-9:
+                score = total / gain
+                if best[0] is None or score < best[0][0]:
+                    best[0] = (score, list(moves))
+            elif len(moves) < depth and viol(board.weight[other]) > 0:
+                short = viol(board.weight[other] + 1e-6) < viol(board.weight[other])
+                walk(other, short, moves, total, start, used)
+            used.discard(x)
+            moves.pop()
+            board.move(x, a)
+            if added:
+                del start[other]
+
+    for g in sorted(out):
+        x = board.weight[g]
+        walk(g, viol(x + 1e-6) < viol(x), [], 0.0, {g: x}, set())
+    return None if best[0] is None else best[0][1]
