@@ -15,9 +15,9 @@ within the allowed range of households:
    extra grids are carved out of the fullest grid, starting where the new households are and
    taking the units that move the fewest existing households; surplus grids are merged into a
    neighbour;
-4. boundary moves bring every grid into range, choosing at each step the move (or chain of two
-   moves) that removes the most excess per household moved, and preferring to send units back
-   to the grid they were in.
+4. boundary moves bring every grid into range (:func:`gridmap.rebalance.settle`: moves,
+   chains of two, exchanges, paths), choosing at each step the one that removes the most
+   excess per household moved, and preferring to send units back to the grid they were in.
 
 Grids that survive keep their codes; new grids get the next free number in their community.
 """
