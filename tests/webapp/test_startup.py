@@ -93,7 +93,7 @@ def test_the_demo_copy_gives_every_grid_a_member_of_its_community(first_start):
     ws = Workspace(instance / "sample_street.gpkg")
     table = member_workload(ws)
     current = table[table["current"].fillna(False).astype(bool)]
-    assert len(current) >= 90  # 97 members for 98 grids in the sample
+    assert len(current) >= 90  # 97 members for the 97 grids of the default plan
     assert current["code"].is_unique
     communities = dict(ws.connect().execute("SELECT id, community_code FROM members").fetchall())
     for member, code in zip(current["member_id"], current["code"], strict=True):
