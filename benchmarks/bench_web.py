@@ -1,6 +1,6 @@
 """How fast the web app's pages render on the server and how much they weigh.
 
-The sample street (98 grids, a year of ~20,000 incidents) is copied, its default plan
+The sample street (its default plan, a year of ~20,000 incidents) is copied, its default plan
 published, and the app is driven through Flask's test client (no network in the timing): for
 each page, the first render (cold caches) and the median of ``--repeat`` further renders, the
 HTML's size, and the size of what the page fetches from the API to draw itself.  For scale,
@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         from gridmap.store import Workspace
 
         ws = Workspace(path)
-        code = ws.plan_grids(ws.published().plan_id)["code"].iloc[0]
+        codes = ws.plan_grids(ws.published().plan_id)["code"]
+        code, grid_count = codes.iloc[0], len(codes)
         incidents_total = ws.incident_count()
         ws.close()
         pages = [("overview", "/", []), ("overview, per 1,000 households",
@@ -130,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
-    print(f"Sample street: 98 grids, {incidents_total:,} incidents; {args.repeat} warm renders.")
+    print(
+        f"Sample street: {grid_count} grids, {incidents_total:,} incidents; "
+        f"{args.repeat} warm renders."
+    )
     print()
     print(
         "| page | URL | first render ms | median ms | HTML bytes | data fetched bytes "

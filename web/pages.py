@@ -67,7 +67,7 @@ def index() -> ResponseReturnValue:
     record = store.published()
     measure = _measure()
     label, diverging, decimals = MEASURES[measure]
-    table = store.grid_measures(record.plan_id)
+    table = store.grid_measures(record.plan_id, incident_figures=measure in store.INCIDENT_MEASURES)
     shapes = store.display_grids(record.plan_id)[["code", "geometry"]].merge(
         table.drop(columns=["geometry"], errors="ignore"), on="code", how="left"
     )

@@ -51,11 +51,17 @@ class WebState:
     cache: dict[Any, Any] = field(default_factory=dict)
 
     def cached(self, key: Any, make: Any) -> Any:
-        """The value cached under ``key``, made by ``make()`` on first use."""
+        """The value cached under ``key``, made by ``make()`` on first use.
+
+        ``make()`` runs outside the lock, so a slow value never holds up other keys; two
+        threads asking at once may both make it, and the first one kept wins.
+        """
         with self.lock:
-            if key not in self.cache:
-                self.cache[key] = make()
-            return self.cache[key]
+            if key in self.cache:
+                return self.cache[key]
+        value = make()
+        with self.lock:
+            return self.cache.setdefault(key, value)
 
     def latest(self, key: Any, version: Any, make: Any, app: Flask | None = None) -> Any:
         """The value of ``key`` for ``version``, or while it is being remade, the last one.
@@ -69,16 +75,18 @@ class WebState:
             found = self.cache.get(("latest", key))
             if found is not None and found[0] == version:
                 return found[1]
-            if found is None or app is None:
-                value = make()
-                self.cache[("latest", key)] = (version, value)
-                return value
-            if ("refreshing", key) not in self.cache:
+            background = found is not None and app is not None
+            if background and ("refreshing", key) not in self.cache:
                 self.cache[("refreshing", key)] = True
                 threading.Thread(
                     target=self._refresh, args=(key, version, make, app), daemon=True
                 ).start()
+        if background:
             return found[1]
+        value = make()
+        with self.lock:
+            self.cache[("latest", key)] = (version, value)
+        return value
 
     def _refresh(self, key: Any, version: Any, make: Any, app: Flask) -> None:
         try:
@@ -292,35 +300,44 @@ def members_by_grid() -> dict[str, str]:
     return {code: ", ".join(found) for code, found in names.items()}
 
 
-def grid_measures(plan_id: int) -> pd.DataFrame:
+#: Measures counted from every incident of the workspace (a second or so to count afresh).
+INCIDENT_MEASURES = ("incidents", "per_1000_households", "median_hours_to_close")
+
+
+def grid_measures(plan_id: int, *, incident_figures: bool = True) -> pd.DataFrame:
     """One row per grid of the published plan with every measure the overview can colour by.
 
     Columns: ``code``, ``community``, ``community_name``, ``households``, ``persons``,
     ``buildings``, ``area_m2``, ``polsby_popper``, ``deviation_pct`` (households against the
-    plan's target, %), ``open_incidents``, ``incidents``, ``per_1000_households`` and
-    ``median_hours_to_close`` (all incidents of the workspace on today's grids) and ``member``.
-    Cached per plan; after a change of :func:`data_version` the last figures are served while
-    new ones are counted in the background (a second or so), except in tests.
+    plan's target, %), ``open_incidents``, ``member`` and, with ``incident_figures``, the
+    :data:`INCIDENT_MEASURES` (all incidents of the workspace on today's grids; NaN without).
+    Those are cached per plan; after a change of :func:`data_version` the last figures are
+    served while new ones are counted in the background, except in tests.
     """
     ws = workspace()
+    version = data_version()
+    frame = grid_table(plan_id)
+    target = ws.plan(plan_id).parameters.get("target") or frame["households"].mean()
+    frame["deviation_pct"] = (frame["households"] / float(target) - 1.0) * 100.0
+    codes = frame["code"].astype(str)
+    members = state().cached(("members", int(plan_id), version), members_by_grid)
+    frame["member"] = [members.get(code, "") for code in codes]
+    if not incident_figures:
+        for column in INCIDENT_MEASURES:
+            frame[column] = np.nan
+        return frame
 
     def make() -> pd.DataFrame:
         from gridmap.incidents import stats
 
-        frame = grid_table(plan_id)
-        target = ws.plan(plan_id).parameters.get("target") or frame["households"].mean()
-        frame["deviation_pct"] = (frame["households"] / float(target) - 1.0) * 100.0
-        figures = stats(ws, period=None).set_index("code")
-        codes = frame["code"].astype(str)
-        frame["incidents"] = codes.map(figures["total"]).fillna(0).astype(int).to_numpy()
-        for column in ("per_1000_households", "median_hours_to_close"):
-            frame[column] = codes.map(figures[column]).to_numpy(dtype=float)
-        members = members_by_grid()
-        frame["member"] = [members.get(code, "") for code in codes]
-        return frame
+        return stats(ws, period=None).set_index("code")
 
     app = None if current_app.testing else current_app._get_current_object()  # type: ignore[attr-defined]
-    return state().latest(("measures", int(plan_id)), data_version(), make, app)
+    figures = state().latest(("incident figures", int(plan_id)), version, make, app)
+    frame["incidents"] = codes.map(figures["total"]).fillna(0).astype(int).to_numpy()
+    for column in INCIDENT_MEASURES[1:]:
+        frame[column] = codes.map(figures[column]).to_numpy(dtype=float)
+    return frame
 
 
 def assign_demo_members(ws: Workspace) -> int:
