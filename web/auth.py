@@ -250,6 +250,8 @@ def require(role: str, *, tokens: tuple[str, ...] = ()) -> Callable[[F], F]:
                 )
             return view(*args, **kwargs)
 
+        guarded.required_role = role  # type: ignore[attr-defined]  # read by the role tests
+        guarded.token_roles = tokens  # type: ignore[attr-defined]
         return guarded  # type: ignore[return-value]
 
     return decorate
