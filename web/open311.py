@@ -40,7 +40,7 @@ from gridmap.schema import INCIDENT_CATEGORIES, INCIDENT_STATUSES
 from gridmap.store import OPEN_STATUSES
 from web import workspace as store
 from web.api_incidents import incident_record, one_incident, take_in
-from web.auth import require
+from web.auth import current_account, require
 from web.errors import ApiError
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -241,7 +241,29 @@ def _exists(incident_id: str) -> bool:
 @bp.get("/requests/<request_id>.json")
 @require("viewer", tokens=("intake",))
 def one_request(request_id: str) -> ResponseReturnValue:
-    """One service request by its id, as a one-item list; 404 when there is none."""
+    """One service request by its id, as a one-item list; 404 when there is none.
+
+    An intake token reads only the requests it reported itself (to follow their status): any
+    other id answers 404, as if it did not exist, so ids cannot be walked through.
+    """
+    account = current_account()
+    if account is not None and account.kind == "token" and not account.may("viewer"):
+        reported = (
+            store.workspace()
+            .connect()
+            .execute(
+                "SELECT 1 FROM gridmap_incident_events WHERE incident_id = ? "
+                "AND from_status IS NULL AND actor = ?",
+                (request_id, account.name),
+            )
+            .fetchone()
+        )
+        if reported is None:
+            raise ApiError(
+                404,
+                f"there is no request {request_id} reported with this key.",
+                fix="ask for the ids this key reported; other requests need a viewer account.",
+            )
     row = one_incident(request_id)
     return jsonify([service_request(row, _notes([request_id]))])
 

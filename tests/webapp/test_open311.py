@@ -99,6 +99,21 @@ def test_round_trip_reads_the_request_back(client, keys, created, point):
     assert one == [item]
 
 
+def test_an_intake_key_reads_only_the_requests_it_reported(client, keys, created, street_copy):
+    ws = Workspace(street_copy)
+    other = ws.connect().execute("SELECT id FROM incidents ORDER BY fid LIMIT 1").fetchone()[0]
+    ws.close()
+    response = client.get(f"/open311/v2/requests/{other}.json?api_key={keys['intake']}")
+    assert response.status_code == 404
+    assert "reported with this key" in response.get_data(as_text=True)
+    seen = client.get(f"/open311/v2/requests/{other}.json?api_key={keys['viewer']}")
+    assert seen.status_code == 200  # the incident exists: only the intake key may not see it
+    rid = created[0]["service_request_id"]
+    assert (
+        client.get(f"/open311/v2/requests/{rid}.json?api_key={keys['intake']}").status_code == 200
+    )
+
+
 def test_the_intake_account_is_in_the_audit_log(street_copy, created):
     ws = Workspace(street_copy)
     log = ws.audit_log(limit=50)
