@@ -8,12 +8,16 @@ cookie), that cookie, the browser's ``Accept-Language``, English.  Templates cal
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from flask import Flask, Response, g, request
 
 #: Languages offered, with their names in themselves.
 LANGUAGES = {"zh": "中文", "en": "English"}
+
+#: A value code (lower case words joined by underscores), shown as words in English.
+CODE = re.compile(r"^[a-z]+(?:_[a-z]+)*$")
 
 #: Cookie keeping the chosen language for a year.
 COOKIE = "gridmap_lang"
@@ -291,9 +295,15 @@ def current_language() -> str:
 
 
 def translate(text: str, **values: object) -> str:
-    """``text`` in the current language, with ``{name}`` fields filled from ``values``."""
+    """``text`` in the current language, with ``{name}`` fields filled from ``values``.
+
+    Codes of the catalogue (``street_vending``, ``in_progress``) read as words in English too:
+    ``Street vending``, ``In progress``.
+    """
     if current_language() == "zh":
         text = CATALOGUE.get(text, text)
+    elif text in CATALOGUE and CODE.match(text):
+        text = text.replace("_", " ").capitalize()
     return text.format(**values) if values else text
 
 

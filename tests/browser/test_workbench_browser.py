@@ -99,6 +99,20 @@ def test_run_edit_undo_and_publish(new_page, server, page_errors, shot):
     }
     changed = {c for c in grids_after if grids_after[c] != pytest.approx(grids_before.get(c))}
     assert {source, target} <= changed  # the unit (perhaps a park: no households) moved
+    info = page.locator("#published-info")
+    assert info.get_attribute("data-version") == str(published[0]["version"])
+    assert info.inner_text().endswith(str(published[0]["version"]))  # the heading follows
     page.goto(f"{server}/")
     assert f"version {published[0]['version']}" in page.locator("h1").inner_text()
+    assert not page_errors.errors
+
+
+@pytest.mark.parametrize("path", ["/workbench", "/exports", "/imports", "/api/docs"])
+def test_pages_fit_a_phone(new_page, server, page_errors, shot, path):
+    page = new_page("editor", viewport={"width": 390, "height": 844}, is_mobile=True)
+    page.goto(f"{server}{path}")
+    page.wait_for_load_state("networkidle")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, f"{path} is {width} px wide on a 390 px phone"
+    shot(page, "17-phone" + path.replace("/", "-"))
     assert not page_errors.errors

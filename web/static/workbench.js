@@ -683,6 +683,12 @@
         saveResult.dataset.planId = String(done.plan_id);
         saveResult.textContent = fill(T.published, { id: done.plan_id, version: done.version,
                                                      n: done.incidents_reassigned });
+        var info = document.getElementById("published-info");
+        if (info) {
+          info.dataset.planId = String(done.plan_id);
+          info.dataset.version = String(done.version);
+          info.textContent = info.textContent.replace(/\d+(?!.*\d)/, String(done.version));
+        }
         render(result.body);
         return loadPublished().then(function () { return result; });
       }
