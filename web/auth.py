@@ -132,7 +132,10 @@ def init_app(app: Flask) -> None:
             store.workspace()  # raises the 503 that names the missing file
         g.account = _account_of_request()
         unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
-        if unsafe and request.routing_exception is None and _bearer() is None:
+        # CSRF guards what a session may do; a request with no account can do nothing but log
+        # in (whose form is guarded), so it gets the clearer 401 or log-in page instead.
+        anonymous = g.account is None and request.endpoint not in ("auth.login", "auth.logout")
+        if unsafe and request.routing_exception is None and _bearer() is None and not anonymous:
             csrf.protect()
         return None
 
@@ -229,10 +232,13 @@ def require(role: str, *, tokens: tuple[str, ...] = ()) -> Callable[[F], F]:
             account = current_account()
             if account is None:
                 if wants_json():
+                    open311 = request.path.startswith("/open311/")
                     raise ApiError(
                         401,
                         "this endpoint needs a log-in or an API token.",
-                        fix="log in through /login, or send 'Authorization: Bearer <token>'.",
+                        fix="send your key as the api_key parameter."
+                        if open311
+                        else "log in through /login, or send 'Authorization: Bearer <token>'.",
                     )
                 flash(_("Please log in to see this page."))
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

@@ -218,3 +218,11 @@ def test_users_cli(tmp_path, published_gpkg):
     assert "Traceback" not in result.output
     result = runner.invoke(cli, ["users", str(path), "revoke", "nope"])
     assert result.exit_code != 0 and "no live token" in result.output
+
+
+def test_an_anonymous_post_is_told_to_log_in_not_about_csrf(app):
+    response = app.test_client().post("/api/incidents", json={"category": "noise"})
+    assert response.status_code == 401 and "log-in" in response.get_json()["message"]
+    # the log-in form itself stays guarded
+    login = app.test_client().post("/login", data={"name": "viewer", "password": "x" * 9})
+    assert login.status_code == 400

@@ -194,7 +194,7 @@ def test_keys_and_roles(client, keys):
     assert_errors(client.post("/open311/v2/requests.json", data=form), 403, "editor")
     no_key = {k: v for k, v in form.items() if k != "api_key"}
     # no key and no session: refused before anything else, naming what to send
-    assert_errors(client.post("/open311/v2/requests.json", data=no_key), 400, "api_key")
+    assert_errors(client.post("/open311/v2/requests.json", data=no_key), 401, "api_key")
 
 
 def test_a_browser_post_without_csrf_is_refused(app, client_as):
