@@ -733,8 +733,21 @@ def app_operations(app: Flask) -> dict[tuple[str, str], str]:
     return found
 
 
+#: Sphinx cross-references in docstrings (``:data:`X` ``): the name alone reads well.
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+#: reStructuredText's double back-quotes for code, CommonMark's single ones.
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def _plain_text(text: str) -> str:
+    """A docstring's text as CommonMark: cross-references as `names`, literals in `quotes`."""
+    text = _ROLE.sub(lambda m: f"`{m.group(1).rsplit('.', 1)[-1]}`", text)
+    return _LITERAL.sub(r"`\1`", text)
+
+
 def _docstring(app: Flask, endpoint: str) -> tuple[str, str]:
-    text = (app.view_functions[endpoint].__doc__ or "").strip()
+    text = _plain_text((app.view_functions[endpoint].__doc__ or "").strip())
     summary, _, rest = text.partition("\n")
     return summary.strip(), " ".join(line.strip() for line in rest.splitlines()).strip()
 

@@ -1,5 +1,7 @@
 """The OpenAPI document describes every API and Open311 endpoint, and nothing else."""
 
+import re
+
 import pytest
 
 from gridmap import accounts
@@ -94,3 +96,14 @@ def test_the_docs_page_lists_every_operation(viewer, spec):
 
 def test_the_docs_page_needs_a_log_in(app):
     assert app.test_client().get("/api/docs").status_code == 401
+
+
+def test_descriptions_are_commonmark_not_restructuredtext(spec, viewer):
+    texts = [
+        op.get("summary", "") + " " + op.get("description", "")
+        for methods in spec["paths"].values()
+        for op in methods.values()
+    ]
+    assert texts and not [t for t in texts if "``" in t or re.search(r":[a-z]+:`", t)]
+    page = viewer.get("/api/docs").get_data(as_text=True)
+    assert ":data:`" not in page and "``" not in page
