@@ -66,6 +66,7 @@ def _check(what: str, fmt: str) -> None:
 
 def _incidents_frame() -> Any:
     """The filtered incidents laid out as the store exports them (times as ISO text)."""
+    _checked_filters()  # unknown values, bad or reversed dates: 400 rather than an empty file
     frame = filtered_incidents(incident_filters())
     for column in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
@@ -161,6 +162,13 @@ def _checked_filters() -> dict[str, list[str] | None]:
                 raise ApiError(
                     400, f"{name}={value!r} is not a date.", fix="give a date like 2025-12-01."
                 ) from None
+    since, until = ((filters.get(name) or [None])[-1] for name in ("since", "until"))
+    if since and until and pd.Timestamp(since) >= pd.Timestamp(until):
+        raise ApiError(
+            400,
+            f"since={since} is not before until={until}: no incident could match.",
+            fix="give since before until (until itself is left out: 'up to, not including').",
+        )
     return filters
 
 

@@ -159,3 +159,10 @@ def test_the_page_in_chinese(viewer):
     page = viewer.get("/exports?lang=zh").get_data(as_text=True)
     assert "要导出的事件" in page and "各网格汇总" in page
     viewer.get("/exports?lang=en")
+
+
+def test_reversed_dates_are_refused_not_an_empty_file(make_app, street_copy, client_as):
+    client = client_as(make_app(street_copy))
+    response = client.get("/exports/incidents.csv?since=2026-06-01&until=2026-01-01")
+    assert response.status_code == 400
+    assert "not before" in response.get_json()["message"]
