@@ -101,6 +101,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         exports,
         i18n,
         imports,
+        incident_page,
         incidents,
         open311,
         openapi,
@@ -133,6 +134,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(openapi.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(incidents.bp)
+    app.register_blueprint(incident_page.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(assets.bp)
 

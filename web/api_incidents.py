@@ -557,10 +557,12 @@ def incident_list() -> ResponseReturnValue:
     return geojson_response(features, **paging)
 
 
-@bp.get("/incidents/<incident_id>")
-@require("viewer")
-def incident(incident_id: str) -> ResponseReturnValue:
-    """One incident with its status history (oldest first), escalations and allowed next moves."""
+def incident_details(incident_id: str) -> dict[str, Any]:
+    """One incident as JSON with its history, escalations and the statuses it may move to.
+
+    The data of both ``GET /api/incidents/<id>`` and the incident's page; 404 when there is
+    no such incident.
+    """
     record = incident_record(one_incident(incident_id))
     ws = store.workspace()
     events = engine.history(ws, incident_id)
@@ -591,7 +593,14 @@ def incident(incident_id: str) -> ResponseReturnValue:
         for at, who, d in ((a, w, json.loads(t)) for a, w, t in rows.fetchall())
     ]
     record["allowed_next"] = list(INCIDENT_TRANSITIONS.get(record["status"], ()))
-    return jsonify(record)
+    return record
+
+
+@bp.get("/incidents/<incident_id>")
+@require("viewer")
+def incident(incident_id: str) -> ResponseReturnValue:
+    """One incident with its status history (oldest first), escalations and allowed next moves."""
+    return jsonify(incident_details(incident_id))
 
 
 @bp.post("/incidents")
