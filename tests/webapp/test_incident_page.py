@@ -19,8 +19,8 @@ def open_incident(street_copy):
     row = (
         ws.connect()
         .execute(
-            "SELECT id, grid_code FROM incidents WHERE status = 'reported' AND grid_code IS NOT NULL "
-            "ORDER BY fid LIMIT 1"
+            "SELECT id, grid_code FROM incidents WHERE status = 'reported' "
+            "AND grid_code IS NOT NULL ORDER BY fid LIMIT 1"
         )
         .fetchone()
     )
