@@ -458,6 +458,7 @@ def partition_graph(
     progress: Callable[[int, int], None] | None = None,
     crossing_penalty: Mapping[int, float] | None = None,
     bounds: tuple[float, float] | None = None,
+    free_crossings: np.ndarray | None = None,
 ) -> np.ndarray:
     """Partition the units of a graph into contiguous, balanced grids nested in its groups.
 
@@ -502,6 +503,10 @@ def partition_graph(
         of two, exchanges) that bring grids out of the range into it wherever the units allow,
         choosing those that cost the least Polsby-Popper (or cut) and barrier crossing; every
         grid stays connected and in its group.
+    free_crossings
+        Optional bool mask over the graph's edges: those that cost nothing inside a grid
+        whatever their class in ``crossing_penalty`` (the river units joined to a side that
+        stands alone: no grid of the side can cross the river through them).
 
     Returns
     -------
@@ -541,6 +546,8 @@ def partition_graph(
     cost = np.zeros(len(edges))
     for cls, value in (crossing_penalty or {}).items():
         cost[barrier == int(cls)] = float(value)
+    if free_crossings is not None:
+        cost[np.asarray(free_crossings, dtype=bool)] = 0.0
     pe = length * cost
     offsets = np.concatenate([[0], np.cumsum(ks)]).astype(np.int64)
     if locked is not None:

@@ -453,7 +453,9 @@ def _allocate_and_partition(
     A group without weight still needs its land covered, so it gets one grid.  With
     ``barriers`` (class -> mode), forbidden classes split the groups into their sides (see
     :func:`gridmap.partition.barrier_sides`; forced crossings are added to ``problems``) and
-    penalised ones (forbidden ones too) cost ``crossing_weight`` in the refinement.  Asked
+    penalised ones (forbidden ones too) cost ``crossing_weight`` in the refinement, except the
+    forbidden edges joining the river's own units to a side that stands alone (no grid can
+    cross there: charging them pushed the river units together into strips).  Asked
     for by target and range, the partition ends by bringing grids into the range wherever the
     units allow.
     """
@@ -472,10 +474,16 @@ def _allocate_and_partition(
         if mode in ("forbid", "penalise")
     }
     counts: Mapping[str, int] | np.ndarray = allocation
+    free = None
     if forbidden and np.isin(graph.barrier, forbidden).any():
         fits = _side_fits(allocation, request)
         side, counts, joined = barrier_sides(graph, weights, _land(units), forbidden, fits)
         graph = sides_graph(graph, side, forbidden)
+        # A forbidden edge left in a side joins the river's own units to it, unless the
+        # community had to be joined across: there grids may cross, and crossing costs.
+        crossed = {community for community, _, _ in joined}
+        alone = np.array([name not in crossed for name in graph.group_names], dtype=bool)
+        free = np.isin(graph.barrier, forbidden) & alone[graph.groups[graph.edges[:, 0]]]
         for community, what, side_weight in joined:
             if problems is not None:
                 problems.append(_crossing_problem(community, what, side_weight, weight, request))
@@ -491,7 +499,7 @@ def _allocate_and_partition(
         bounds = (float(request["minimum"]), float(request["maximum"]))
     return partition_graph(
         graph, weights, counts, seed=seed, compactness=shape, crossing_penalty=penalty or None,
-        bounds=bounds,
+        bounds=bounds, free_crossings=free,
     )  # fmt: skip
 
 

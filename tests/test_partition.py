@@ -297,6 +297,19 @@ def test_barrier_modes_on_a_river_street(mode):
     assert crossed >= 1
 
 
+def test_free_crossings_cost_nothing():
+    # the river units joined to a side that stands alone: their edges are not charged
+    graph, _, _ = _river_street(3)
+    free = np.ones(len(graph.edges), dtype=bool)
+    for seed in range(2):
+        plain = partition_graph(graph, np.ones(graph.n), {"000": 2}, seed=seed, tolerance=0.5)
+        freed = partition_graph(
+            graph, np.ones(graph.n), {"000": 2}, seed=seed, tolerance=0.5,
+            crossing_penalty={4: 100.0}, free_crossings=free,
+        )  # fmt: skip
+        assert freed.tolist() == plain.tolist()
+
+
 def test_forbidden_river_falls_back_with_a_warning_naming_the_community():
     from gridmap.metrics import barrier_crossings
     from gridmap.plan import _allocate_and_partition
