@@ -252,6 +252,25 @@ def tokens(ws: Workspace) -> pd.DataFrame:
     )
 
 
+def active_role(ws: Workspace, name: str) -> str | None:
+    """The role of active user ``name``; ``None`` when disabled, unknown or no users table.
+
+    Checked on every request of a session, so that a disabled user loses access at once.  Any
+    other database error propagates rather than quietly treating the user as logged out.
+    """
+    try:
+        row = (
+            ws.connect()
+            .execute("SELECT role FROM gridmap_users WHERE name = ? AND disabled = 0", (name,))
+            .fetchone()
+        )
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            return None
+        raise
+    return None if row is None else row[0]
+
+
 def token_account(ws: Workspace, token: str) -> Account | None:
     """The account of a live API token, or ``None``."""
     try:

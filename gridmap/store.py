@@ -32,7 +32,7 @@ import sqlite3
 import struct
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -468,6 +468,31 @@ class Workspace:
         table = table.drop(columns=["fid"], errors="ignore")
         crs = f"{organization}:{srs}" if organization else _SRS_WGS84
         return gpd.GeoDataFrame(table, geometry=[_blob_geometry(b) for b in blobs], crs=crs)
+
+    def read_layers(self, names: Iterable[str] | None = None) -> dict[str, Any]:
+        """The input layers as :meth:`layers` gives them, read through the store's connection.
+
+        What a process serving several threads must use instead of :meth:`layers` (see
+        :meth:`read_layer`): feature layers come as GeoDataFrames, attribute tables (the
+        ``members`` roster) as DataFrames; layers the workspace lacks are left out.
+
+        Parameters
+        ----------
+        names
+            The layers wanted (default: every layer of :data:`gridmap.schema.LAYERS`).
+        """
+        con = self.connect()
+        present = {row[0] for row in con.execute("SELECT table_name FROM gpkg_contents")}
+        layers: dict[str, Any] = {}
+        for name in LAYERS if names is None else names:
+            if name not in present:
+                continue
+            frame = self.read_layer(name)
+            if frame is None:
+                frame = pd.read_sql_query(f'SELECT * FROM "{name}"', con)
+                frame = frame.drop(columns=["fid"], errors="ignore")
+            layers[name] = frame
+        return layers
 
     # -------------------------------------------------------------- plans
 

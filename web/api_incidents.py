@@ -407,11 +407,9 @@ def _number(fields: Mapping[str, Any], name: str, default: float | None) -> floa
 
 
 def _partition_layers() -> dict[str, Any]:
-    """The workspace's input layers, read through the store's own connection (not GDAL)."""
-    ws = store.workspace()
+    """The layers a partition needs, read through the store's own connection (not GDAL)."""
     names = [name for name in LAYERS if name not in ("incidents", "members")]
-    layers = {name: ws.read_layer(name) for name in names}
-    return {name: layer for name, layer in layers.items() if layer is not None}
+    return store.workspace().read_layers(names)
 
 
 @bp.post("/plans")

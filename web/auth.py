@@ -14,7 +14,6 @@ page; the API answers 401 or 403 as JSON.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -184,30 +183,11 @@ def _account_of_request() -> Account | None:
     name = session.get("user")
     if not name:
         return None
-    role = _active_role(state.ws, name)
+    role = accounts.active_role(state.ws, name)
     if role is None:  # disabled or removed since logging in
         session.clear()
         return None
     return Account(name, role)
-
-
-def _active_role(ws: Any, name: str) -> str | None:
-    """The role of active user ``name``; ``None`` when disabled, unknown or no users table.
-
-    Any other database error propagates (a 500 the log explains) rather than quietly
-    logging the person out.
-    """
-    try:
-        row = (
-            ws.connect()
-            .execute("SELECT role FROM gridmap_users WHERE name = ? AND disabled = 0", (name,))
-            .fetchone()
-        )
-    except sqlite3.OperationalError as error:
-        if "no such table" in str(error):
-            return None
-        raise
-    return None if row is None else row[0]
 
 
 def current_account() -> Account | None:

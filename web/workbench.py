@@ -55,8 +55,6 @@ from gridmap.errors import GridmapError
 from gridmap.metrics import buildings_split
 from gridmap.plan import Plan, make_plan, overlap_codes
 from gridmap.redraw import redraw
-from gridmap.schema import LAYERS
-from gridmap.store import Workspace
 from web import workspace as store
 from web.auth import current_account, require
 from web.errors import ApiError, geojson_response
@@ -465,30 +463,9 @@ def _layers() -> dict[str, Any]:
     holder = current_app.extensions.setdefault(EXTENSION + "_layers", {})
     with _layers_lock:
         if holder.get("key") != key:
-            holder["layers"] = read_layers(ws)
+            holder["layers"] = ws.read_layers()
             holder["key"] = key
         return holder["layers"]
-
-
-def read_layers(ws: Workspace) -> dict[str, Any]:
-    """The input layers as :meth:`Workspace.layers` gives them, read through the store itself.
-
-    GDAL brings its own SQLite: reading the file with it while the app's threads hold store
-    connections loses their locks (the next request fails and its user is logged out), so
-    feature layers come from :meth:`Workspace.read_layer` and attribute tables from SQL.
-    """
-    con = ws.connect()
-    present = {row[0] for row in con.execute("SELECT table_name FROM gpkg_contents")}
-    layers: dict[str, Any] = {}
-    for name in LAYERS:
-        if name not in present:
-            continue
-        frame = ws.read_layer(name)
-        if frame is None:
-            frame = pd.read_sql_query(f'SELECT * FROM "{name}"', con)
-            frame = frame.drop(columns=["fid"], errors="ignore")
-        layers[name] = frame
-    return layers
 
 
 def _problems(problems: list[Any]) -> list[dict[str, str]]:

@@ -129,7 +129,7 @@ def ensure_published(app: Flask, ws: Workspace) -> PlanRecord | None:
 
     app.logger.warning("%s has no published plan: making the default plan...", ws.path.name)
     try:
-        plan_id = ws.save_plan(make_plan(ws.layers()), note="made at first start")
+        plan_id = ws.save_plan(make_plan(ws.read_layers()), note="made at first start")
         ws.publish(plan_id)
     except GridmapError as error:
         app.logger.error("could not make a plan for %s: %s", ws.path, error)
@@ -211,17 +211,12 @@ def for_display(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry=list(rounded), crs=4326)
 
 
-def read_layer(ws: Workspace, name: str) -> gpd.GeoDataFrame | None:
-    """A feature layer of the workspace, read through the store (not GDAL; ``None``: missing)."""
-    return ws.read_layer(name)
-
-
 def outline() -> dict[str, gpd.GeoDataFrame | None]:
     """The street and its communities, for display (read once per app)."""
     ws = workspace()
 
     def make() -> dict[str, gpd.GeoDataFrame | None]:
-        layers = {name: read_layer(ws, name) for name in ("street", "communities")}
+        layers = {name: ws.read_layer(name) for name in ("street", "communities")}
         return {k: None if v is None else for_display(v) for k, v in layers.items()}
 
     return state().cached("outline", make)

@@ -4,15 +4,7 @@
   var box = document.getElementById("incident-map");
   var cfg = JSON.parse(document.getElementById("incident-config").textContent);
   if (!box || !cfg.point) { if (box) { box.hidden = true; } return; }
-  var map = L.map(box, { scrollWheelZoom: false });
-  if (cfg.tiles === "osm") {
-    L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
-      attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
-      maxZoom: 19
-    }).addTo(map);
-  } else if (cfg.tiles !== "none") {
-    L.tileLayer(cfg.tiles, { attribution: cfg.attribution, maxZoom: 20 }).addTo(map);
-  }
+  var map = window.gridmapBaseTiles(L.map(box, { scrollWheelZoom: false }), cfg);
   var layers = [];
   if (cfg.grid) {
     layers.push(L.geoJSON(cfg.grid, { style: { color: "#1f4e79", weight: 2, fillOpacity: 0.08 } }));

@@ -26,16 +26,7 @@
   var errorBox = document.getElementById("incident-error");
   var legendBox = document.getElementById("incident-legend");
 
-  var OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
-  var OSM_ATTRIBUTION =
-    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
-
-  var map = L.map(container, { zoomControl: true });
-  if (config.tiles === "osm") {
-    L.tileLayer(OSM_URL, { attribution: OSM_ATTRIBUTION, maxZoom: 19 }).addTo(map);
-  } else if (config.tiles !== "none") {
-    L.tileLayer(config.tiles, { attribution: config.attribution, maxZoom: 20 }).addTo(map);
-  }
+  var map = window.gridmapBaseTiles(L.map(container, { zoomControl: true }), config);
   L.control.scale().addTo(map);
   map.createPane("heat").style.zIndex = 410;
   map.createPane("grids").style.zIndex = 420;

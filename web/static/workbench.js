@@ -34,9 +34,6 @@
   var saveResult = document.getElementById("save-result");
   var draftSelect = document.getElementById("draft-select");
 
-  var OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
-  var OSM_ATTRIBUTION =
-    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors';
   // deviation classes (share of the target): below -25 %, -25..-10, -10..10, 10..25, above 25 %
   var BREAKS = [-0.25, -0.1, 0.1, 0.25];
   var DIVERGING = ["#0571b0", "#92c5de", "#f7f7f7", "#f4a582", "#ca0020"];
@@ -98,12 +95,7 @@
   // ---------------------------------------------------------------- maps
 
   function makeMap(box) {
-    var map = L.map(box, { zoomControl: true });
-    if (cfg.tiles === "osm") {
-      L.tileLayer(OSM_URL, { attribution: OSM_ATTRIBUTION, maxZoom: 19 }).addTo(map);
-    } else if (cfg.tiles !== "none") {
-      L.tileLayer(cfg.tiles, { attribution: cfg.attribution, maxZoom: 20 }).addTo(map);
-    }
+    var map = window.gridmapBaseTiles(L.map(box, { zoomControl: true }), cfg);
     L.control.scale().addTo(map);
     map.setView([30.65, 104.06], 14);
     return map;
