@@ -7,9 +7,9 @@ finds bad input either raises :class:`InputError` (when it cannot go on) or coll
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
 
@@ -62,7 +62,11 @@ class Problem:
         Zero-based feature (row) numbers, in file order.
     code
         A short machine-readable kind, e.g. :data:`NO_GEOMETRY`, so that later checks can
-        recognise a problem already reported.
+        recognise a problem already reported, and other front ends (the web app) can word it
+        in their own terms and language.
+    params
+        The values the message is made of (column names, examples, distances...), by name,
+        for front ends that word the problem themselves from its ``code``.
     """
 
     severity: Severity
@@ -72,6 +76,7 @@ class Problem:
     layer: str | None = None
     rows: list[int] = field(default_factory=list)
     code: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
 
     def describe(self, limit: int = MAX_ROWS_SHOWN) -> str:
         """One line naming the file, layer and up to ``limit`` rows, the problem and the fix."""
@@ -84,7 +89,11 @@ class Problem:
 
 
 class GridmapError(Exception):
-    """Base class of errors meant for users: the message says what happened and what to do."""
+    """Base class of errors meant for users: the message says what happened and what to do.
+
+    ``code`` and ``params`` (as in :class:`Problem`) name the kind of error and the values its
+    message is made of, so that front ends can word frequent errors in their own terms.
+    """
 
     def __init__(
         self,
@@ -94,12 +103,16 @@ class GridmapError(Exception):
         layer: str | None = None,
         rows: Sequence[int] = (),
         fix: str = "",
+        code: str = "",
+        params: Mapping[str, Any] | None = None,
     ) -> None:
         self.message = message
         self.file = None if file is None else str(file)
         self.layer = layer
         self.rows = list(rows)
         self.fix = fix
+        self.code = code
+        self.params = dict(params or {})
         super().__init__(str(self))
 
     def __str__(self) -> str:

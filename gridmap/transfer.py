@@ -11,6 +11,10 @@ reads) of households, buildings or incidents and adds its rows to the workspace 
   with bad rows imports **nothing** unless ``skip_bad=True``; then the good rows are imported
   and :attr:`ImportReport.skipped` names every skipped row (1-based, as gridmap's messages
   count them: row 1 is the first data line of a CSV) with the reason;
+* incidents farther than the grid index's tolerance from every grid of the published plan
+  (flag ``unassigned``) are stored without a grid by default, counted in
+  :attr:`ImportReport.grid_flags`; with ``refuse_unassigned=True`` (the web import, like the
+  intake API) they are bad rows instead;
 * rows are keyed by their ``id``: ids already in the store are left as they are (counted in
   :attr:`ImportReport.already_present`), so importing a file twice adds nothing twice.  The
   file's SHA-256 is kept in ``gridmap_imports``; an identical file is reported as already
@@ -175,6 +179,20 @@ class BadRowsError(InputError):
         super().__init__(message, **kwargs)
 
 
+class UnusableFileError(InputError):
+    """A file that cannot be imported at all (a required column missing...); nothing was.
+
+    Attributes
+    ----------
+    problems
+        Every problem that stops the file; the message names the first and adds the others.
+    """
+
+    def __init__(self, message: str, *, problems: list[Problem], **kwargs: Any) -> None:
+        self.problems = problems
+        super().__init__(message, **kwargs)
+
+
 @dataclass
 class ImportReport:
     """What :func:`import_file` did.
@@ -193,6 +211,9 @@ class ImportReport:
         Rows whose id was in the store already (left as they were).
     skipped
         1-based row number -> why the row was skipped (only with ``skip_bad``).
+    skipped_problems
+        The problems that made those rows bad (``rows`` zero-based, with their ``code``), for
+        front ends that word the reasons themselves.
     already_imported
         True when this very file had been imported before: nothing was read or changed.
     problems
@@ -209,6 +230,7 @@ class ImportReport:
     imported: int = 0
     already_present: int = 0
     skipped: dict[int, str] = field(default_factory=dict)
+    skipped_problems: list[Problem] = field(default_factory=list)
     already_imported: bool = False
     problems: list[Problem] = field(default_factory=list)
     grid_flags: dict[str, int] = field(default_factory=dict)
@@ -407,6 +429,8 @@ def _single_parts(
                 source,
                 layer,
                 many,
+                "several_parts",
+                {"kind": kind},
             )
         )
     return geoms, problems
@@ -508,6 +532,8 @@ def _read_for_import(
             f"{kind} need coordinates, and no coordinate columns were found.",
             file=source,
             fix="give lon/lat columns (--lon COL --lat COL) or a GeoJSON/GeoPackage.",
+            code="no_coordinate_columns",
+            params={"columns": [str(c) for c in data.columns]},
         )
     data = _apply_mapping(data, mapping, source)
     if kind == "incidents":
@@ -529,6 +555,8 @@ def _read_for_import(
                     "add the columns to the file to set them row by row.",
                     source,
                     attrs.get("layer"),
+                    code="columns_defaulted",
+                    params={"defaults": missing},
                 ),
             ]
     return data
@@ -543,6 +571,7 @@ def import_file(
     actor: str | None = None,
     mapping: str | Mapping[str, str] | Callable[[gpd.GeoDataFrame], gpd.GeoDataFrame] | None = None,
     layer: str | None = None,
+    refuse_unassigned: bool = False,
     **read_options: Any,
 ) -> ImportReport:
     """Import the households, buildings or incidents of a file into the workspace store.
@@ -566,6 +595,10 @@ def import_file(
         returning the layer (rows one to one).
     layer
         The layer of a file with several.
+    refuse_unassigned
+        Incidents only, with a plan published: treat a point farther than the grid index's
+        tolerance from every grid (flag ``unassigned``: outside the street) as a bad row,
+        as the intake API does, instead of storing it without a grid.
     **read_options
         Passed to :func:`gridmap.io.read_layer`: ``crs``, ``lon``, ``lat``, ``x``, ``y``,
         ``coords`` (``gcj02``/``bd09``), ``encoding``.
@@ -622,17 +655,27 @@ def import_file(
     if fatal:
         first = fatal[0]
         more = "; ".join(p.message for p in fatal[1:])
-        raise InputError(
+        raise UnusableFileError(
             first.message + (f" Also: {more}" if more else "") + " Nothing was imported.",
+            problems=fatal,
             file=source,
             layer=first.layer,
             fix=first.fix,
+            code=first.code,
+            params=first.params,
         )
     bad = sorted({r for p in row_problems for r in p.rows if 0 <= r < n})
+    assignment = None
+    if kind == "incidents" and n and ws.published() is not None:
+        assignment = _assign_grids(ws, geoms, checked.crs, bad)
+        if refuse_unassigned:
+            outside = _unassigned(ws, assignment, source, layer_name)
+            row_problems.extend(outside)
+            bad = sorted({*bad, *(r for p in outside for r in p.rows)})
     if bad and not skip_bad:
         reasons = "; ".join(f"{_row_reason(p)} ({format_rows(p.rows)})" for p in row_problems)
         shown = [
-            Problem("error", _row_reason(p) + ".", p.fix, p.file, p.layer, p.rows, p.code)
+            Problem("error", _row_reason(p) + ".", p.fix, p.file, p.layer, p.rows, p.code, p.params)
             for p in row_problems
         ]
         raise BadRowsError(
@@ -642,8 +685,11 @@ def import_file(
             rows=bad,
             fix="correct these rows, or import with --skip-bad (skip_bad=True) to import the "
             "good rows and skip these.",
+            code="bad_rows",
+            params={"bad": len(bad), "rows": n},
         )
     report.skipped = _reasons(row_problems) if bad else {}
+    report.skipped_problems = row_problems if bad else []
     report.problems = other
     keep = np.ones(n, dtype=bool)
     keep[bad] = False
@@ -659,9 +705,8 @@ def import_file(
     who = actor or ws.actor
     codes = flags = None
     if kind == "incidents" and len(good):
-        if ws.published() is not None:
-            result = ws.grid_index().assign_points(good)
-            codes, flags = result.codes, result.flag_names()
+        if assignment is not None:
+            codes, flags = assignment.codes[keep], assignment.flag_names()[keep]
             names, counts = np.unique(flags.astype(str), return_counts=True)
             report.grid_flags = {str(k): int(v) for k, v in zip(names, counts, strict=True)}
         else:
@@ -741,6 +786,37 @@ def import_file(
     return report
 
 
+def _assign_grids(ws: Workspace, geoms: np.ndarray, crs: Any, bad: list[int]) -> Any:
+    """The published plan's grid of every row (rows already bad are left ``invalid``)."""
+    usable = np.ones(len(geoms), dtype=bool)
+    usable[bad] = False
+    points = np.where(usable, geoms, None)
+    return ws.grid_index().assign_points(gpd.GeoSeries(points, crs=crs))
+
+
+def _unassigned(ws: Workspace, assignment: Any, source: str, layer: str) -> list[Problem]:
+    """A bad-row problem naming the incidents farther than the tolerance from every grid."""
+    far = np.flatnonzero(assignment.flag_names() == "unassigned")
+    if not far.size:
+        return []
+    tolerance = ws.grid_index().tolerance
+    distances = [round(float(d), 1) for d in assignment.distance_m[far]]
+    return [
+        Problem(
+            "error",
+            f"{far.size} of {len(assignment.flags)} rows have points outside the street, farther "
+            f"than {tolerance:g} m from every grid (up to {max(distances):,.0f} m).",
+            "check their coordinates (WGS84 lon/lat, or the coordinate system they were "
+            "given in) or report them to the street that holds the place.",
+            source,
+            layer,
+            far.tolist(),
+            "outside_grids",
+            {"tolerance": tolerance, "distances": distances},
+        )
+    ]
+
+
 def _outside_street(
     ws: Workspace, good: gpd.GeoDataFrame, source: str, layer: str, keep: np.ndarray
 ) -> list[Problem]:
@@ -765,6 +841,8 @@ def _outside_street(
             source,
             layer,
             np.flatnonzero(keep)[outside].tolist(),
+            "outside_street",
+            {"count": int(outside.sum())},
         )
     ]
 
@@ -790,6 +868,7 @@ def _dangling_buildings(
             source,
             layer,
             rows,
+            "unknown_buildings",
         )
     ]
 

@@ -288,6 +288,42 @@ def test_incidents_without_a_published_plan_have_no_grid_yet(unpublished, inner_
     assert [r[0] for r in codes] == [None, None, None]
 
 
+def test_incidents_outside_every_grid_are_bad_rows_only_when_asked(ws, inner_points, tmp_path):
+    frame = _incidents_frame(inner_points, 4)
+    frame.loc[1, ["lon", "lat"]] = (104.0800, 30.6500)  # row 2: about 1.6 km west of the street
+    frame.loc[3, "category"] = "ufo_sighting"  # row 4: bad for another reason
+    path = tmp_path / "incidents.csv"
+    frame.to_csv(path, index=False)
+    before = ws.incident_count()
+    with pytest.raises(BadRowsError) as caught:
+        import_file(ws, path, "incidents", refuse_unassigned=True)
+    error = caught.value
+    assert error.rows == [1, 3] and ws.incident_count() == before
+    assert "outside the street" in str(error) and "row 2" in str(error)
+    outside = next(p for p in error.problems if p.code == "outside_grids")
+    assert outside.rows == [1] and outside.params["tolerance"] == ws.grid_index().tolerance
+    assert outside.params["distances"][0] > 1000
+
+    report = import_file(ws, path, "incidents", refuse_unassigned=True, skip_bad=True)
+    assert report.imported == 2 and report.skipped_rows == [2, 4]
+    assert "outside the street" in report.skipped[2] and "ufo_sighting" in report.skipped[4]
+    assert {p.code for p in report.skipped_problems} == {"outside_grids", ""}
+    assert report.grid_flags == {"inside": 2}
+    assert ws.incident_count() == before + 2
+    assert _count(ws, "incidents", "id = 'T001'") == 0
+
+
+def test_incidents_outside_every_grid_are_kept_unassigned_by_default(ws, inner_points, tmp_path):
+    frame = _incidents_frame(inner_points, 2)
+    frame.loc[1, ["lon", "lat"]] = (104.0800, 30.6500)
+    path = tmp_path / "incidents.csv"
+    frame.to_csv(path, index=False)
+    report = import_file(ws, path, "incidents")
+    assert report.imported == 2 and report.grid_flags == {"inside": 1, "unassigned": 1}
+    flag = ws.connect().execute("SELECT grid_flag FROM incidents WHERE id = 'T001'").fetchone()
+    assert flag == ("unassigned",)
+
+
 def test_a_column_mapping_renames_columns(ws, inner_points, tmp_path):
     frame = _incidents_frame(inner_points, 3).rename(columns={"id": "case_no", "category": "kind"})
     path = tmp_path / "renamed.csv"
