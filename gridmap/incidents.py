@@ -15,7 +15,10 @@ timestamped in the incidents layer (``accepted_at``, ``in_progress_at``, ``resol
 ``closed_at`` for all three final statuses; ``updated_at`` always), written as a row of
 ``gridmap_incident_events`` and of the audit log, all in one transaction.  A ``*_at`` column
 holds the time the incident last entered that status; reopening (``resolved`` ->
-``in_progress``) clears ``resolved_at``.  The events keep the whole history.
+``in_progress``) clears ``resolved_at``.  The events keep the whole history.  Times are stored
+as local wall-clock text (:data:`gridmap.schema.LOCAL_TIMEZONE`); the events
+:func:`transition` returns, the API and the exports write them in ISO 8601 with the street's
+UTC offset (:func:`iso_with_offset`).
 
 Escalation is separate from the status: an incident is handled by the grid, the community
 (社区) or the street (街道), :data:`gridmap.store.HANDLING_LEVELS`; :func:`escalate` moves it
@@ -95,15 +98,81 @@ PERIODS = {"month": "M", "week": "W"}
 # ------------------------------------------------------------------ helpers
 
 
+def _local_text(value: Any) -> str | None:
+    """One stored time as local ISO text (``None`` when it is not a time)."""
+    try:
+        return _iso(value)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
 def _times(values: pd.Series) -> pd.Series:
     """ISO 8601 text as naive local datetimes (aware ones converted to local time)."""
     try:
         parsed = pd.to_datetime(values, format="ISO8601", errors="coerce")
     except (ValueError, TypeError):  # mixed offsets: one at a time
-        parsed = pd.to_datetime(values.map(_iso), format="ISO8601", errors="coerce")
+        parsed = pd.to_datetime(values.map(_local_text), format="ISO8601", errors="coerce")
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert(LOCAL_TIMEZONE).dt.tz_localize(None)
     return parsed
+
+
+def iso_with_offset(value: Any) -> str | None:
+    """A local wall-clock time as ISO 8601 with the street's UTC offset, to the second.
+
+    Times are stored as local wall-clock text without an offset (:data:`LOCAL_TIMEZONE`);
+    whatever leaves gridmap for people or other systems (the API, exports, lifecycle events)
+    carries the offset, e.g. ``2026-03-01T08:00:00+08:00``.  ``value`` is stored text, a
+    datetime or a pandas timestamp; an aware one is converted to local time first.  ``None``
+    for an empty value; text that is not a time comes back as it is, and a local time that
+    does not exist or occurs twice (a daylight-saving change) comes back without an offset.
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return str(value)
+    if stamp is pd.NaT:
+        return None
+    if stamp.tzinfo is None:
+        try:
+            stamp = stamp.tz_localize(LOCAL_TIMEZONE)
+        except (ValueError, TypeError):  # a skipped or doubled hour: keep it naive
+            return stamp.isoformat(timespec="seconds")
+    else:
+        stamp = stamp.tz_convert(LOCAL_TIMEZONE)
+    return stamp.isoformat(timespec="seconds")
+
+
+def _offset_text(seconds: float) -> str:
+    """A UTC offset in seconds as ``+08:00``."""
+    sign = "-" if seconds < 0 else "+"
+    minutes = round(abs(seconds) / 60)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def times_with_offset(values: pd.Series) -> pd.Series:
+    """A column of stored times or datetimes as :func:`iso_with_offset` text (vectorised).
+
+    Text that does not parse as a time is kept as it is (nothing an export writes is lost);
+    empty values become ``None``.
+    """
+    text_in = values.astype(object).where(values.notna(), None)
+    local = values if pd.api.types.is_datetime64_any_dtype(values) else _times(values)
+    if getattr(local.dt, "tz", None) is not None:
+        local = local.dt.tz_convert(LOCAL_TIMEZONE).dt.tz_localize(None)
+    aware = local.dt.tz_localize(LOCAL_TIMEZONE, ambiguous="NaT", nonexistent="NaT")
+    shift = (local - aware.dt.tz_convert("UTC").dt.tz_localize(None)).dt.total_seconds()
+    labels = {value: _offset_text(value) for value in shift.dropna().unique()}
+    seconds = np.datetime_as_string(local.to_numpy(dtype="datetime64[ns]"), unit="s")
+    out = pd.Series(seconds, index=values.index, dtype=object)
+    out = out.where(local.notna(), None)
+    out[shift.notna()] = out[shift.notna()] + shift[shift.notna()].map(labels)
+    blank = text_in.map(lambda v: v is None or (isinstance(v, str) and not v.strip()))
+    unparsed = local.isna() & ~blank
+    out[unparsed] = text_in[unparsed].astype(str)
+    return out
 
 
 def _stamp(value: Any, name: str) -> pd.Timestamp:
@@ -200,8 +269,9 @@ def transition(
     Returns
     -------
     dict
-        The event: ``event_id``, ``incident_id``, ``from_status``, ``to_status``, ``at``,
-        ``actor`` and ``note``.
+        The event: ``event_id``, ``incident_id``, ``from_status``, ``to_status``, ``at``
+        (ISO 8601 with the street's UTC offset, to the second, as :func:`iso_with_offset`
+        writes it; the store keeps the local time to the millisecond), ``actor`` and ``note``.
 
     Raises
     ------
@@ -275,7 +345,7 @@ def transition(
         "incident_id": incident_id,
         "from_status": current,
         "to_status": to_status,
-        "at": stamp,
+        "at": iso_with_offset(stamp),
         "actor": who,
         "note": note,
     }
@@ -352,48 +422,63 @@ def escalate(ws: Workspace, incident_id: str, *, actor: str | None = None, note:
 # ------------------------------------------------------------------ queries
 
 
-def incidents(
-    ws: Workspace,
-    *,
-    status: str | Iterable[str] | None = None,
-    category: str | Iterable[str] | None = None,
-    grid: str | Iterable[str] | None = None,
-    since: Any = None,
-    until: Any = None,
-    level: str | Iterable[str] | None = None,
-    open_only: bool = False,
-) -> gpd.GeoDataFrame:
-    """The incidents of a workspace, filtered.
+#: ``reported_at`` as a fixed-width sort key (``YYYY-MM-DDTHH:MM:SS.fffffffff``) for rows in
+#: the canonical form (see :data:`_CANONICAL`): ordering and comparing the keys as text is
+#: ordering and comparing the times.
+_KEY = (
+    "(CASE WHEN length(reported_at) = 19 THEN reported_at || '.000000000' "
+    "ELSE substr(reported_at || '000000000', 1, 29) END)"
+)
 
-    Parameters
-    ----------
-    ws
-        The workspace.
-    status, category, level
-        Keep these statuses, categories or handling levels (one value or several).
-    grid
-        Keep incidents whose ``grid_code`` is one of these.
-    since, until
-        Keep incidents reported at or after ``since`` and before ``until`` (dates or times).
-    open_only
-        Keep only open incidents (:data:`gridmap.store.OPEN_STATUSES`).
+#: A ``reported_at`` the store writes: empty, or a valid local time ``YYYY-MM-DDTHH:MM:SS``
+#: with up to nine decimals of a second and no offset (years pandas can hold).  SQLite's
+#: ``strftime`` with a ``+0 seconds`` modifier normalises the time, so 30 February and 24:00
+#: do not come back unchanged.
+_CANONICAL = (
+    "reported_at IS NULL OR (typeof(reported_at) = 'text' "
+    "AND length(reported_at) BETWEEN 19 AND 29 "
+    "AND substr(reported_at, 1, 4) BETWEEN '1678' AND '2261' "
+    "AND strftime('%Y-%m-%dT%H:%M:%S', reported_at, '+0 seconds') = substr(reported_at, 1, 19) "
+    "AND (length(reported_at) = 19 OR (substr(reported_at, 20, 1) = '.' "
+    "AND length(reported_at) > 20 AND substr(reported_at, 21) NOT GLOB '*[^0-9]*')))"
+)
 
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        One row per incident, points in EPSG:4326, the time columns (:data:`TIME_COLUMNS`)
-        as datetimes, ordered by ``reported_at`` then ``id``.
 
-    Raises
-    ------
-    InputError
-        For an unknown status, category or level, or a bad date.
+def _key(stamp: pd.Timestamp) -> str:
+    """A naive timestamp as the text of :data:`_KEY`."""
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S") + f".{stamp.microsecond:06d}{stamp.nanosecond:03d}"
+
+
+def _canonical_times(con: sqlite3.Connection, where: list[str], params: list[Any]) -> bool:
+    """Whether the ``reported_at`` of every row matching ``where`` is in :data:`_CANONICAL` form.
+
+    Only those rows are checked: the others are neither compared nor ordered.
+    """
+    conditions = " AND ".join([*where, f"NOT ({_CANONICAL})"])
+    sql = f"SELECT EXISTS (SELECT 1 FROM incidents WHERE {conditions})"
+    return not con.execute(sql, params).fetchone()[0]
+
+
+def _query(
+    status: str | Iterable[str] | None,
+    category: str | Iterable[str] | None,
+    grid: str | Iterable[str] | None,
+    since: Any,
+    until: Any,
+    level: str | Iterable[str] | None,
+    open_only: bool,
+) -> tuple[list[str], list[Any], pd.Timestamp | None, pd.Timestamp | None]:
+    """The SQL conditions and bound values of the filters, and the ``since``/``until`` stamps.
+
+    The conditions hold the filters on text columns; ``since`` and ``until`` are checked here
+    and left to the caller, which compares them in SQL or in pandas as the stored times allow.
     """
     statuses = _choices(status, "status", INCIDENT_STATUSES)
     categories = _choices(category, "category", None)
     levels = _choices(level, "handling level", HANDLING_LEVELS)
     grids = _choices(grid, "grid", None)
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     for column, values in (
         ("status", statuses),
         ("category", categories),
@@ -406,21 +491,169 @@ def incidents(
     if open_only:
         where.append(f"status IN ({', '.join('?' * len(OPEN_STATUSES))})")
         params.extend(OPEN_STATUSES)
-    sql = "SELECT * FROM incidents" + (f" WHERE {' AND '.join(where)}" if where else "")
-    table = pd.read_sql_query(sql, ws.connect(), params=params)
+    first = None if since is None else _stamp(since, "since")
+    last = None if until is None else _stamp(until, "until")
+    return where, params, first, last
+
+
+def _time_bounds(
+    where: list[str], params: list[Any], since: pd.Timestamp | None, until: pd.Timestamp | None
+) -> tuple[list[str], list[Any]]:
+    """The conditions and values with ``since``/``until`` compared in SQL (canonical times)."""
+    where, params = list(where), list(params)
+    if since is not None:
+        where.append(f"{_KEY} >= ?")
+        params.append(_key(since))
+    if until is not None:
+        where.append(f"{_KEY} < ?")
+        params.append(_key(until))
+    return where, params
+
+
+def _paging(limit: Any, offset: Any) -> tuple[int | None, int]:
+    """``limit`` and ``offset`` checked: whole numbers >= 0 (``limit`` ``None``: all)."""
+    checked = []
+    for name, value in (("limit", limit), ("offset", offset)):
+        if value is None and name == "limit":
+            checked.append(None)
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+            raise InputError(
+                f"{name}={value!r} is not a whole number >= 0.", fix=f"give {name} >= 0."
+            )
+        checked.append(int(value))
+    return checked[0], checked[1]
+
+
+def _frame(table: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Rows of the incidents table as a GeoDataFrame: points, times parsed, no ``fid``."""
     blobs = table.pop("geom") if "geom" in table else pd.Series([None] * len(table))
     table = table.drop(columns=["fid"], errors="ignore")
     for column in TIME_COLUMNS:
         if column in table:
             table[column] = _times(table[column])
-    frame = gpd.GeoDataFrame(table, geometry=[_blob_geometry(b) for b in blobs], crs="EPSG:4326")
+    return gpd.GeoDataFrame(table, geometry=[_blob_geometry(b) for b in blobs], crs="EPSG:4326")
+
+
+def incidents(
+    ws: Workspace,
+    *,
+    status: str | Iterable[str] | None = None,
+    category: str | Iterable[str] | None = None,
+    grid: str | Iterable[str] | None = None,
+    since: Any = None,
+    until: Any = None,
+    level: str | Iterable[str] | None = None,
+    open_only: bool = False,
+    newest_first: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> gpd.GeoDataFrame:
+    """The incidents of a workspace, filtered, ordered and optionally one page of them.
+
+    Filters, order and paging run in SQLite, so a page of a large table costs only the rows
+    it holds (count every match with :func:`incident_count`).  When some ``reported_at`` is
+    stored in another form than the store writes (an offset, a space before the time, a
+    date alone), the times are compared and ordered in pandas instead, with the same result.
+
+    Parameters
+    ----------
+    ws
+        The workspace.
+    status, category, level
+        Keep these statuses, categories or handling levels (one value or several).
+    grid
+        Keep incidents whose ``grid_code`` is one of these.
+    since, until
+        Keep incidents reported at or after ``since`` and before ``until`` (dates or times;
+        times with a UTC offset are converted to local time).
+    open_only
+        Keep only open incidents (:data:`gridmap.store.OPEN_STATUSES`).
+    newest_first
+        Order by ``reported_at`` then ``id``, both descending (incidents without
+        ``reported_at`` first), instead of ascending (those last).
+    limit, offset
+        Skip the first ``offset`` incidents of that order and keep at most ``limit``
+        (``None``: all the rest).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per incident, points in EPSG:4326, the time columns (:data:`TIME_COLUMNS`)
+        as naive local datetimes (:func:`iso_with_offset` writes them with the street's UTC
+        offset), in the order asked for (index 0, 1...).
+
+    Raises
+    ------
+    InputError
+        For an unknown status, category or level, a bad date, or a negative ``limit`` or
+        ``offset``.
+    """
+    where, params, first, last = _query(status, category, grid, since, until, level, open_only)
+    limit, offset = _paging(limit, offset)
+    con = ws.connect()
+    if _canonical_times(con, where, params):
+        where, params = _time_bounds(where, params, first, last)
+        way = " DESC" if newest_first else ""
+        order = f"(reported_at IS NULL){way}, {_KEY}{way}, (id IS NULL){way}, id{way}, rowid{way}"
+        matching = "FROM incidents" + (f" WHERE {' AND '.join(where)}" if where else "")
+        if limit is None and not offset:
+            sql = f"SELECT * {matching} ORDER BY {order}"
+        else:  # the page's rows are chosen on narrow sort records, then read whole
+            sql = (
+                f"SELECT * FROM incidents WHERE rowid IN (SELECT rowid {matching} "
+                f"ORDER BY {order} LIMIT ? OFFSET ?) ORDER BY {order}"
+            )
+            params += [-1 if limit is None else limit, offset]
+        return _frame(pd.read_sql_query(sql, con, params=params))
+    # some reported_at is in another form: compare and order the parsed times
+    sql = "SELECT * FROM incidents" + (f" WHERE {' AND '.join(where)}" if where else "")
+    frame = _frame(pd.read_sql_query(sql + " ORDER BY rowid", con, params=params))
     keep = np.ones(len(frame), dtype=bool)
-    if since is not None:
-        keep &= (frame["reported_at"] >= _stamp(since, "since")).to_numpy()
-    if until is not None:
-        keep &= (frame["reported_at"] < _stamp(until, "until")).to_numpy()
-    frame = frame[keep]
-    return frame.sort_values(["reported_at", "id"], kind="stable").reset_index(drop=True)
+    if first is not None:
+        keep &= (frame["reported_at"] >= first).to_numpy()
+    if last is not None:
+        keep &= (frame["reported_at"] < last).to_numpy()
+    frame = frame[keep].sort_values(["reported_at", "id"], kind="stable")
+    if newest_first:
+        frame = frame.iloc[::-1]
+    stop = None if limit is None else offset + limit
+    return frame.iloc[offset:stop].reset_index(drop=True)
+
+
+def incident_count(
+    ws: Workspace,
+    *,
+    status: str | Iterable[str] | None = None,
+    category: str | Iterable[str] | None = None,
+    grid: str | Iterable[str] | None = None,
+    since: Any = None,
+    until: Any = None,
+    level: str | Iterable[str] | None = None,
+    open_only: bool = False,
+) -> int:
+    """How many incidents :func:`incidents` keeps with these filters, counted in SQLite.
+
+    The parameters are those of :func:`incidents`; the count is that of every match (a page
+    of :func:`incidents` holds at most ``limit`` of them).
+
+    Raises
+    ------
+    InputError
+        For an unknown status, category or level, or a bad date.
+    """
+    where, params, first, last = _query(status, category, grid, since, until, level, open_only)
+    con = ws.connect()
+    if (first is not None or last is not None) and not _canonical_times(con, where, params):
+        return len(
+            incidents(
+                ws, status=status, category=category, grid=grid, since=since, until=until,
+                level=level, open_only=open_only,
+            )
+        )  # fmt: skip
+    where, params = _time_bounds(where, params, first, last)
+    sql = "SELECT count(*) FROM incidents" + (f" WHERE {' AND '.join(where)}" if where else "")
+    return int(con.execute(sql, params).fetchone()[0])
 
 
 def history(ws: Workspace, incident_id: str) -> pd.DataFrame:
@@ -440,8 +673,9 @@ def history(ws: Workspace, incident_id: str) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``event_id``, ``incident_id``, ``from_status``, ``to_status``, ``at`` (datetime),
-        ``actor`` and ``note``.
+        ``event_id``, ``incident_id``, ``from_status``, ``to_status``, ``at`` (a naive local
+        datetime, as the times of :func:`incidents`; :func:`iso_with_offset` writes it with
+        the street's UTC offset), ``actor`` and ``note``.
 
     Raises
     ------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 import sqlite3
 import threading
@@ -20,9 +21,12 @@ from gridmap.incidents import (
     assign_member,
     escalate,
     history,
+    incident_count,
     incidents,
+    iso_with_offset,
     member_workload,
     stats,
+    times_with_offset,
     transition,
 )
 from gridmap.schema import INCIDENT_CATEGORIES, INCIDENT_STATUSES
@@ -54,6 +58,8 @@ TIMES = ["accepted_at", "in_progress_at", "resolved_at", "closed_at", "updated_a
 # The default service levels, hours by priority, as documented.
 SLA_HOURS = {"urgent": 24, "high": 72, "normal": 168, "low": 336}
 PAIRS = [(a, b) for a in INCIDENT_STATUSES for b in INCIDENT_STATUSES]
+# ISO 8601 to the second with the street's UTC offset (Asia/Shanghai: +08:00).
+OFFSET_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$")
 
 _ids = itertools.count(1)
 
@@ -174,7 +180,10 @@ def test_transition_matrix(ws, grids, from_status, to_status):
         after = _snapshot(ws, incident_id)
         assert after["status"] == to_status
         column = STAMPED[to_status]
-        assert after[column] == event["at"] and after["updated_at"] == event["at"]
+        assert after[column] == after["updated_at"] and after[column] is not None
+        # the event carries the stored local time with the street's offset, to the second
+        assert OFFSET_TIME.match(event["at"]), event["at"]
+        assert event["at"] == after[column][:19] + "+08:00"
         for other in set(TIMES) - {column, "updated_at"}:
             if (from_status, to_status, other) == ("resolved", "in_progress", "resolved_at"):
                 assert before["resolved_at"] is not None and after["resolved_at"] is None
@@ -345,6 +354,185 @@ def test_incident_filters(ws, grids):
         incidents(ws, level="city")
     with pytest.raises(InputError, match="not a date"):
         incidents(ws, since="last week")
+
+
+def _local(value) -> pd.Timestamp:
+    """A stored time as a naive Shanghai timestamp (NaT when it is not a time)."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return pd.NaT
+    if stamp is not pd.NaT and stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("Asia/Shanghai").tz_localize(None)
+    return stamp
+
+
+def _expected_ids(ws, *, status=None, category=None, grid=None, level=None, since=None,
+                  until=None, open_only=False) -> list[str]:  # fmt: skip
+    """Ids the filters keep, newest first, by filtering the whole table in pandas."""
+    raw = pd.DataFrame(
+        _raw(ws, "SELECT id, status, category, grid_code, handling_level, reported_at "
+                 "FROM incidents"),
+        columns=["id", "status", "category", "grid_code", "handling_level", "reported_at"],
+    )  # fmt: skip
+    raw["reported_at"] = raw["reported_at"].map(_local)
+    keep = pd.Series(True, index=raw.index)
+    for column, values in (("status", status), ("category", category), ("grid_code", grid),
+                           ("handling_level", level)):  # fmt: skip
+        if values is not None:
+            keep &= raw[column].isin([values] if isinstance(values, str) else values)
+    if open_only:
+        keep &= raw["status"].isin(OPEN_STATUSES)
+    if since is not None:
+        keep &= raw["reported_at"] >= _local(since)
+    if until is not None:
+        keep &= raw["reported_at"] < _local(until)
+    table = raw[keep].sort_values(["reported_at", "id"], ascending=False)
+    return table["id"].tolist()
+
+
+@pytest.fixture(scope="module")
+def recent(ws, grids):
+    """Incidents reported just now (times to the millisecond) and one on a stored second."""
+    ids = [_add(ws, grids, grid=g, category="noise") for g in (1, 2)]
+    ids.append(_incident_in(ws, grids, "in_progress", grid=2, category="noise"))
+    second = _raw(ws, "SELECT reported_at FROM incidents WHERE id = 'E000100'")[0][0]
+    ids.append(_add(ws, grids, grid=5, category="noise", reported_at=second))
+    return ids
+
+
+PAGE_CASES = {
+    "everything": {},
+    "closed": {"status": "closed"},
+    "two categories in December": {
+        "category": ["noise", "sanitation"],
+        "since": "2025-12-01",
+        "until": "2026-01-01",
+    },  # fmt: skip
+    "since with an offset": {"since": "2026-03-01T08:30:00+08:00"},
+    "since in UTC": {"since": "2026-03-01T00:30:00Z", "category": "noise"},
+    "until a date": {"until": "2025-11-02"},
+    "open only": {"open_only": True},
+    "open noise": {"open_only": True, "category": "noise"},
+    "handling level": {"level": ["grid", "community"], "status": ["rejected", "duplicate"]},
+    "unknown grid": {"grid": "NO-SUCH-GRID"},
+    "sql in a value": {"grid": "x') OR 1=1 --", "category": "noise' OR '1'='1"},
+}
+
+
+@pytest.mark.parametrize("filters", PAGE_CASES.values(), ids=PAGE_CASES.keys())
+def test_pages_and_counts_match_filtering_the_whole_table(ws, recent, filters):
+    expected = _expected_ids(ws, **filters)
+    assert incident_count(ws, **filters) == len(expected)
+    whole = incidents(ws, **filters)
+    assert whole["id"].tolist() == expected[::-1]  # oldest first, as before
+    assert whole.index.tolist() == list(range(len(whole)))
+    newest = incidents(ws, **filters, newest_first=True)
+    assert newest["id"].tolist() == expected
+    for offset, limit in ((0, 100), (7, 25), (len(expected) - 3, 10), (len(expected), 10),
+                          (len(expected) + 500, 10), (3, 0), (2, None)):  # fmt: skip
+        offset = max(offset, 0)
+        page = incidents(ws, **filters, newest_first=True, limit=limit, offset=offset)
+        stop = None if limit is None else offset + limit
+        assert page["id"].tolist() == expected[offset:stop], (offset, limit)
+        assert page.index.tolist() == list(range(len(page)))
+    oldest = incidents(ws, **filters, limit=5, offset=1)
+    assert oldest["id"].tolist() == expected[::-1][1:6]
+
+
+def test_a_page_has_the_whole_rows(ws, recent):
+    page = incidents(ws, category="noise", newest_first=True, limit=4)
+    newest = set(incidents(ws, category="noise", newest_first=True, limit=50)["id"])
+    assert set(recent[:3]) <= newest and recent[3] not in newest  # the last one is of 2025
+    assert page.crs.to_epsg() == 4326 and set(page.geom_type) == {"Point"}
+    for column in ("reported_at", "closed_at", "accepted_at", "updated_at"):
+        assert pd.api.types.is_datetime64_any_dtype(page[column]), column
+    same = incidents(ws, category="noise").set_index("id").loc[page["id"]]
+
+    def values(frame):  # pandas picks dtypes by content (datetime64[s] or [us], str or object)
+        table = pd.DataFrame(frame.drop(columns="geometry")).astype(object)
+        return table.where(table.notna(), None)
+
+    pd.testing.assert_frame_equal(values(page.set_index("id")), values(same))
+    assert page.geometry.equals(gpd.GeoSeries(same.geometry.to_numpy(), crs=4326))
+
+
+def test_since_and_until_bounds_are_exact(ws):
+    stored = _raw(ws, "SELECT id, reported_at FROM incidents WHERE id = 'E000200'")[0]
+    at = stored[1]
+    assert stored[0] in set(incidents(ws, since=at)["id"])  # since: at or after
+    assert stored[0] not in set(incidents(ws, until=at)["id"])  # until: before, not at
+    assert stored[0] in set(incidents(ws, until=at + ".000001")["id"])
+    assert stored[0] not in set(incidents(ws, since=at + ".5")["id"])
+    utc = (pd.Timestamp(at).tz_localize("Asia/Shanghai").tz_convert("UTC")).isoformat()
+    assert incident_count(ws, since=utc) == incident_count(ws, since=at)
+    one_second = incidents(ws, since=at, until=pd.Timestamp(at) + pd.Timedelta(seconds=1))
+    assert stored[0] in set(one_second["id"])
+    assert incident_count(ws, since="2030-01-01") == 0
+    assert incident_count(ws, since="2026-01-01", until="2025-01-01") == 0
+
+
+def test_bad_paging_is_refused(ws):
+    for bad in (-1, 2.5, "10", True):
+        with pytest.raises(InputError, match="limit"):
+            incidents(ws, limit=bad)
+        with pytest.raises(InputError, match="offset"):
+            incidents(ws, offset=bad)
+    with pytest.raises(InputError, match="unknown status"):
+        incident_count(ws, status="open")
+    with pytest.raises(InputError, match="not a date"):
+        incident_count(ws, until="soon")
+
+
+def test_times_stored_in_other_forms_give_the_same_rows(unpublished):
+    """A layer written by other tools (space, offset, UTC, date alone) is read the same way."""
+    ws = unpublished
+    others = {
+        "E000010": "2025-11-03 09:00:00",
+        "E000011": "2025-11-03T09:00:00+08:00",
+        "E000012": "2025-11-03T01:00:00Z",
+        "E000013": "2025-11-03",
+        "E000014": "2025-11-03T09:00:00.250",
+    }
+    with ws.transaction() as con:
+        for incident_id, text in others.items():
+            con.execute("UPDATE incidents SET reported_at = ? WHERE id = ?", (text, incident_id))
+    cases = [{}, {"since": "2025-11-03T09:00:00"}, {"until": "2025-11-03T09:00:00"},
+             {"since": "2025-11-03", "until": "2025-11-04", "status": "closed"}]  # fmt: skip
+    for filters in cases:
+        expected = _expected_ids(ws, **filters)
+        assert incident_count(ws, **filters) == len(expected), filters
+        assert incidents(ws, **filters, newest_first=True)["id"].tolist() == expected, filters
+        page = incidents(ws, **filters, newest_first=True, limit=20, offset=3)
+        assert page["id"].tolist() == expected[3:23], filters
+    nine = incidents(ws, since="2025-11-03T09:00:00", until="2025-11-03T09:00:01")
+    assert set(nine["id"]) >= {"E000010", "E000011", "E000012", "E000014"}
+    assert "E000013" not in set(nine["id"])
+
+
+def test_times_leave_with_the_street_offset():
+    assert iso_with_offset("2026-03-01T08:00:00") == "2026-03-01T08:00:00+08:00"
+    assert iso_with_offset("2026-03-01T08:00:00.123") == "2026-03-01T08:00:00+08:00"
+    assert iso_with_offset(pd.Timestamp("2026-03-01T00:00:00Z")) == "2026-03-01T08:00:00+08:00"
+    assert iso_with_offset(None) is None and iso_with_offset(pd.NaT) is None
+    assert iso_with_offset("1988-06-01T12:00:00") == "1988-06-01T12:00:00+09:00"  # summer time
+    column = pd.Series(["2026-03-01T08:00:00", None, "2026-03-01T00:00:00Z", "not a time", ""])
+    assert times_with_offset(column).tolist() == [
+        "2026-03-01T08:00:00+08:00", None, "2026-03-01T08:00:00+08:00", "not a time", None,
+    ]  # fmt: skip
+    parsed = pd.Series(pd.to_datetime(["2026-03-01T08:00:00.9", None]))
+    assert times_with_offset(parsed).tolist() == ["2026-03-01T08:00:00+08:00", None]
+    assert [iso_with_offset(v) for v in column[:3]] == times_with_offset(column[:3]).tolist()
+
+
+def test_history_times_are_local_and_leave_with_the_offset(ws, grids):
+    incident_id = _add(ws, grids, reported_at="2025-05-01T08:00:00")
+    event = transition(ws, incident_id, "accepted", at="2025-05-01T01:30:00Z")
+    assert event["at"] == "2025-05-01T09:30:00+08:00"
+    table = history(ws, incident_id)
+    assert table["at"].iloc[-1] == pd.Timestamp("2025-05-01T09:30:00")
+    assert [iso_with_offset(t) for t in table["at"]][-1] == event["at"]
+    assert all(OFFSET_TIME.match(iso_with_offset(t)) for t in table["at"])
 
 
 # ------------------------------------------------------------------ statistics
