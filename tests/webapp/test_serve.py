@@ -70,3 +70,48 @@ def test_serve_debug_uses_flasks_development_server(served, street_copy):
     assert result.exit_code == 0, result.output
     [call] = served
     assert call["server"] == "flask" and call["debug"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_flask_command_serves_the_app(street_copy, tmp_path):
+    """`flask --app web run` finds the app factory and serves the workspace it is given."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    port = _free_port()
+    flask_exe = Path(sys.executable).with_name("flask")
+    env = dict(os.environ, GRIDMAP_WORKSPACE=str(street_copy), GRIDMAP_TILES="none")
+    command = [str(flask_exe), "--app", "web", "run", "--port", str(port), "--no-reload"]
+    server = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline, answer = time.monotonic() + 120, None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                url = f"http://127.0.0.1:{port}"
+                with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+                    answer = response.read().decode()
+                with urllib.request.urlopen(f"{url}/login", timeout=5) as response:
+                    login_page = response.read().decode()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert answer is not None, server.communicate(timeout=10)[0] if server.poll() else "no"
+        assert json.loads(answer)["status"] == "ok"
+        assert 'name="password"' in login_page
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
