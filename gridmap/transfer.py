@@ -102,6 +102,7 @@ import shapely
 from gridmap import io
 from gridmap.crs import local_metric_crs
 from gridmap.errors import NO_GEOMETRY, InputError, Problem, format_rows
+from gridmap.incidents import TIME_COLUMNS, times_with_offset
 from gridmap.index import GridIndex
 from gridmap.layers import validate_layer
 from gridmap.plan import read_plan
@@ -542,6 +543,7 @@ def _read_for_import(
         if missing:
             data = data.assign(**missing)
             data.attrs = attrs
+            data.attrs["defaulted"] = list(missing)
             data.attrs["problems"] = [
                 *attrs.get("problems", []),
                 Problem(
@@ -648,6 +650,7 @@ def import_file(
     report.rows_read = n
     layer_name = str(data.attrs.get("layer") or kind)
     checked, problems = validate_layer(data, kind, file=source, layer=layer_name)
+    _file_columns_only(problems, data.attrs.get("defaulted", []))
     table_type = _geometry_type(ws.connect(), kind)
     geoms = np.asarray(checked.geometry.array, dtype=object) if n else np.array([], dtype=object)
     geoms, part_problems = _single_parts(geoms, table_type, source, layer_name)
@@ -784,6 +787,15 @@ def import_file(
     if kind in ("households", "buildings"):
         report.problems.extend(_outside_street(ws, good, source, layer_name, keep))
     return report
+
+
+def _file_columns_only(problems: list[Problem], defaulted: list[str]) -> None:
+    """Name only the file's own columns in the params of missing-column problems."""
+    for problem in problems:
+        if problem.code == "missing_column" and defaulted:
+            for name in ("columns", "near"):
+                values = problem.params.get(name, [])
+                problem.params[name] = [c for c in values if c not in defaulted]
 
 
 def _assign_grids(ws: Workspace, geoms: np.ndarray, crs: Any, bad: list[int]) -> Any:
@@ -1006,6 +1018,10 @@ def export(
 ) -> int:
     """Write grids, per-grid aggregates, incidents or households to a file.
 
+    Incidents' times are written as ISO 8601 text with the street's UTC offset, to the second
+    (``2026-03-01T08:00:00+08:00``, :func:`gridmap.incidents.iso_with_offset`), in every
+    format, as the API gives them; importing such a file stores them as local times again.
+
     Parameters
     ----------
     ws
@@ -1062,6 +1078,9 @@ def export(
         data = aggregates(ws, plan_id)
     elif what == "incidents":
         data = _read_table(ws, "incidents")
+        for column in TIME_COLUMNS:  # local times with the street's offset, as the API has them
+            if column in data.columns:
+                data[column] = times_with_offset(data[column])
         first = [c for c in ("id", "grid_code", "grid_flag") if c in data.columns]
         data = data[[*first, *(c for c in data.columns if c not in first)]]
     else:

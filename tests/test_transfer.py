@@ -434,6 +434,58 @@ def test_exports_every_what_and_format(ws, what, ext, tmp_path):
         assert "grid_code" in back.columns and back["grid_code"].notna().mean() > 0.99
 
 
+#: ISO 8601 to the second with the street's UTC offset (Asia/Shanghai: +08:00).
+OFFSET_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$"
+
+
+def test_incident_exports_write_times_with_the_street_offset(ws, tmp_path):
+    from gridmap.incidents import transition
+
+    con = ws.connect()
+    waiting = con.execute("SELECT id FROM incidents WHERE status = 'reported'").fetchone()[0]
+    transition(ws, waiting, "accepted")  # stamped now, to the millisecond
+    accepted = con.execute("SELECT accepted_at FROM incidents WHERE id = ?", (waiting,))
+    accepted = accepted.fetchone()[0]
+    assert len(accepted) == 23
+    stored = dict(
+        con.execute("SELECT id, reported_at FROM incidents WHERE id IN "
+                    "('E000001', 'E000002')").fetchall()
+    )  # fmt: skip
+    for ext in ("csv", "geojson", "gpkg"):
+        out = tmp_path / f"incidents.{ext}"
+        export(ws, "incidents", out)
+        if ext == "csv":
+            back = pd.read_csv(out, dtype=str, keep_default_na=False)
+        elif ext == "geojson":
+            doc = json.loads(out.read_text(encoding="utf-8"))
+            back = pd.DataFrame([f["properties"] for f in doc["features"]]).fillna("")
+        else:
+            reader = sqlite3.connect(out)
+            back = pd.read_sql_query("SELECT * FROM incidents", reader).fillna("")
+            reader.close()
+        back = back.set_index("id")
+        for incident_id, local in stored.items():  # e.g. 2025-11-01T07:02:24 in Chengdu
+            assert back.loc[incident_id, "reported_at"] == local + "+08:00", ext
+        assert back.loc[waiting, "accepted_at"] == accepted[:19] + "+08:00", ext
+        for column in ("reported_at", "closed_at", "updated_at"):
+            written = back[column][back[column] != ""]
+            assert written.str.match(OFFSET_TIME).all(), (ext, column, written.head(3).tolist())
+    # a file exported this way imports back as the same local times
+    again = pd.read_csv(tmp_path / "incidents.csv", dtype=str).head(3)
+    again["id"] = "AGAIN-" + again["id"]
+    again.to_csv(tmp_path / "again.csv", index=False)
+    import_file(ws, tmp_path / "again.csv", "incidents")
+    rows = (
+        ws.connect()
+        .execute("SELECT id, reported_at FROM incidents WHERE id LIKE 'AGAIN-%' ORDER BY id")
+        .fetchall()
+    )
+    assert [(i.removeprefix("AGAIN-"), t) for i, t in rows] == sorted(
+        (i, t[:19]) for i, t in zip(again["id"].str.removeprefix("AGAIN-"),
+                                     again["reported_at"], strict=True)
+    )  # fmt: skip
+
+
 def test_aggregates_follow_imported_households(ws, inner_points, tmp_path):
     first = export(ws, "aggregates", tmp_path / "before.csv")
     before = pd.read_csv(tmp_path / "before.csv", dtype={"code": str}).set_index("code")
