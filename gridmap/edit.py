@@ -66,10 +66,13 @@ class EditRefused(GridmapError):  # noqa: N818 - the name the web editor and bri
         The grid codes involved (for the editor to highlight).
     units
         The unit indices involved.
+    code, params
+        The kind of refusal (``not_touching``, ``grid_locked``, ``merge_not_neighbours``...)
+        and the values its message is made of, for front ends that word it themselves.
 
     Attributes
     ----------
-    codes, units
+    codes, units, code, params
         As given.
     """
 
@@ -80,8 +83,10 @@ class EditRefused(GridmapError):  # noqa: N818 - the name the web editor and bri
         fix: str = "",
         codes: Iterable[str] = (),
         units: Iterable[int] = (),
+        code: str = "",
+        params: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message, fix=fix)
+        super().__init__(message, fix=fix, code=code, params=params)
         self.codes = [str(c) for c in codes]
         self.units = [int(u) for u in units]
 
@@ -387,6 +392,8 @@ class PlanEditor:
                 fix=f"select units of the grids around {code} to move them into it.",
                 codes=[code],
                 units=asked,
+                code="nothing_to_move",
+                params={"grid": code, "units": self._unit_labels(asked)},
             )
         sources = [int(s) for s in np.unique(self._labels[moving])]
         self._refuse_locked([target, *sources], f"move units into grid {code}")
@@ -401,6 +408,13 @@ class PlanEditor:
                 fix=f"move them to a grid of community {theirs}.",
                 codes=[code],
                 units=foreign,
+                code="crosses_community",
+                params={
+                    "grid": code,
+                    "units": self._unit_labels(foreign),
+                    "community": theirs,
+                    "grid_community": self._group_name(community),
+                },
             )
         # every moved unit must touch the target, directly or through other moved units
         members = self._members(target)
@@ -417,6 +431,8 @@ class PlanEditor:
                 "units moved along with them).",
                 codes=[code],
                 units=apart,
+                code="not_touching",
+                params={"grid": code, "units": self._unit_labels(apart)},
             )
         for source in sources:
             what = f"moving {self._unit_names(moving)} to grid {code}"
@@ -464,6 +480,8 @@ class PlanEditor:
                 fix=f"move a neighbouring unit into grid {code} first, or split another grid.",
                 codes=[code],
                 units=members,
+                code="split_single_unit",
+                params={"grid": code},
             )
         if units is None:
             part = self._balanced_half(slot, members)
@@ -501,6 +519,8 @@ class PlanEditor:
                     f"grid {code} in one piece.",
                     codes=[code],
                     units=cut,
+                    code="split_cuts_grid",
+                    params={"grid": code, "pieces": len(pieces), "cut": self._unit_labels(cut)},
                 )
         if self._sums[slot, 0] > 0:
             for side, name in ((rest, f"grid {code}"), (part, "the new grid")):
@@ -512,6 +532,8 @@ class PlanEditor:
                         + (" (pass units=...)." if units is None else "."),
                         codes=[code],
                         units=side,
+                        code="split_without_weight",
+                        params={"grid": code, "weight": self._weight_word()},
                     )
         new_code = self._next_code(slot)
         new_slot = self._add_slot(new_code, int(self._community[slot]))
@@ -552,6 +574,8 @@ class PlanEditor:
                 f"cannot merge grid {keep} with itself.",
                 fix=f"merge it with one of its neighbours: {self._neighbour_list(a)}.",
                 codes=[keep],
+                code="merge_itself",
+                params={"grid": keep, "neighbours": self._neighbour_codes(a)},
             )
         self._refuse_locked([a, b], f"merge grids {keep} and {other}")
         if self._community[a] != self._community[b]:
@@ -562,12 +586,22 @@ class PlanEditor:
                 fix=f"merge grid {other} with a neighbour of its own community: "
                 f"{self._neighbour_list(b)}.",
                 codes=[keep, other],
+                code="merge_across_communities",
+                params={
+                    "keep": keep,
+                    "other": other,
+                    "keep_community": self._group_name(self._community[a]),
+                    "other_community": self._group_name(self._community[b]),
+                    "neighbours": self._neighbour_codes(b),
+                },
             )
         if b not in self._neighbour_slots(a):
             raise EditRefused(
                 f"grids {keep} and {other} do not touch: merged, they would be in two pieces.",
                 fix=f"merge grid {keep} with one of its neighbours: {self._neighbour_list(a)}.",
                 codes=[keep, other],
+                code="merge_not_neighbours",
+                params={"keep": keep, "other": other, "neighbours": self._neighbour_codes(a)},
             )
         members = self._members(b)
         step = _Step(
@@ -599,6 +633,8 @@ class PlanEditor:
                 f"grid {code} is already locked.",
                 fix=f"nothing to do (unlock it with unlock({code!r})).",
                 codes=[code],
+                code="already_locked",
+                params={"grid": code},
             )
         return self._commit(_Step(f"lock grid {code}", *self._no_units(), lock=(slot,)))
 
@@ -622,6 +658,8 @@ class PlanEditor:
                 f"grid {code} is not locked.",
                 fix="nothing to do; the locked grids are editor.locked.",
                 codes=[code],
+                code="not_locked",
+                params={"grid": code},
             )
         return self._commit(_Step(f"unlock grid {code}", *self._no_units(), unlock=(slot,)))
 
@@ -637,6 +675,7 @@ class PlanEditor:
             raise EditRefused(
                 "there is nothing to undo.",
                 fix="undo takes back edits made with this editor; none is left.",
+                code="nothing_to_undo",
             )
         step = self._done.pop()
         inverse = step.inverse()
@@ -656,6 +695,7 @@ class PlanEditor:
             raise EditRefused(
                 "there is nothing to redo.",
                 fix="redo makes again an undone edit; a new edit after undo clears them.",
+                code="nothing_to_redo",
             )
         step = self._undone.pop()
         self._apply(step)
@@ -743,6 +783,8 @@ class PlanEditor:
                 f"grid {key} {state}.",
                 fix="use the code of a current grid (editor.codes).",
                 codes=[key],
+                code="unknown_grid",
+                params={"grid": key, "gone": slot is not None},
             )
         return slot
 
@@ -780,6 +822,13 @@ class PlanEditor:
         text = ", ".join(names) + (f" and {more} more" if more > 0 else "")
         return f"unit {text}" if units.size == 1 else f"units {text}"
 
+    def _unit_labels(self, units: np.ndarray) -> list[str]:
+        """Every unit's name as messages give it: its index, with its unit id when known."""
+        units = np.asarray(units, dtype=np.int64).tolist()
+        if self._unit_ids is None:
+            return [str(u) for u in units]
+        return [f"{u} ({self._unit_ids[u]})" for u in units]
+
     def _group_name(self, group: int) -> str:
         return self._group_names[int(group)] if self._group_names else ""
 
@@ -797,6 +846,8 @@ class PlanEditor:
                 + ", ".join(f"unlock({c!r})" for c in locked)
                 + "), or leave locked grids alone.",
                 codes=locked,
+                code="grid_locked",
+                params={"grids": locked},
             )
 
     def _neighbour_slots(self, slot: int) -> set[int]:
@@ -806,8 +857,11 @@ class PlanEditor:
                               left[(right == slot) & (left != slot)]])  # fmt: skip
         return set(np.unique(out).tolist())
 
+    def _neighbour_codes(self, slot: int) -> list[str]:
+        return sorted(self._codes[s] for s in self._neighbour_slots(slot))
+
     def _neighbour_list(self, slot: int) -> str:
-        codes = sorted(self._codes[s] for s in self._neighbour_slots(slot))
+        codes = self._neighbour_codes(slot)
         return ", ".join(codes) if codes else "(none)"
 
     def _pieces(self, members: np.ndarray) -> list[np.ndarray]:
@@ -847,6 +901,8 @@ class PlanEditor:
                 f"one unit in grid {code}.",
                 codes=[code, target],
                 units=members,
+                code="leaves_grid_empty",
+                params={"grid": code, "target": target, "units": self._unit_labels(moving)},
             )
         if self._sums[source, 0] > 0 and self._values[rest, 0].sum() <= 0:
             raise EditRefused(
@@ -856,6 +912,13 @@ class PlanEditor:
                 f"(merge_grids({target!r}, {code!r})).",
                 codes=[code, target],
                 units=rest,
+                code="leaves_grid_without_weight",
+                params={
+                    "grid": code,
+                    "target": target,
+                    "weight": self._weight_word(),
+                    "units": self._unit_labels(moving),
+                },
             )
         pieces = self._pieces(rest)
         if len(pieces) > self._allowed_pieces(members):
@@ -866,6 +929,14 @@ class PlanEditor:
                 fix=f"move these units along too, or choose units on the edge of grid {code}.",
                 codes=[code, target],
                 units=cut,
+                code="cuts_grid",
+                params={
+                    "grid": code,
+                    "target": target,
+                    "pieces": len(pieces),
+                    "units": self._unit_labels(moving),
+                    "cut": self._unit_labels(cut),
+                },
             )
 
     def _next_code(self, slot: int) -> str:
@@ -892,6 +963,8 @@ class PlanEditor:
                     "new one.",
                     fix="merge grids instead, or renumber the plan (make_plan) and edit again.",
                     codes=[code],
+                    code="no_grid_number_left",
+                    params={"community": prefix, "limit": limit},
                 )
             number = free[0]
         return f"{prefix}{number:0{width}d}"
@@ -935,6 +1008,8 @@ class PlanEditor:
                 f"grid {code} cannot be split in two balanced halves: {error.message}",
                 fix="give the units of the new grid (split_grid(code, units=...)).",
                 codes=[code],
+                code="split_unbalanced",
+                params={"grid": code},
             ) from error
         geoms = np.array(
             [self._dissolve(members[halves == h]) for h in (0, 1)],

@@ -185,6 +185,8 @@ def _gdal_failure(path: str | os.PathLike[str], error: Exception, what: str) -> 
         f"cannot be read as {what}: {detail}.",
         file=str(path),
         fix=_CONVERT_FIX,
+        code="unreadable_file",
+        params={"format": what},
     )
 
 
@@ -799,6 +801,7 @@ def _read_csv(
             file=path,
             fix="check that every line has as many fields as the header (quote text that "
             "holds commas); re-export it from the spreadsheet as CSV.",
+            code="unreadable_csv",
         ) from None
     header = next(csv.reader(StringIO(text), delimiter=separator), [])
     twice = sorted({name for name in header if header.count(name) > 1})
@@ -864,6 +867,8 @@ def _read_csv(
         file=path,
         fix="name the longitude and latitude columns: --lon COL --lat COL (or --x COL --y COL "
         "--crs EPSG:xxxx for projected coordinates).",
+        code="no_coordinate_columns",
+        params={"columns": columns},
     )
 
 
@@ -905,15 +910,20 @@ def _points(
                 layer=layer,
                 fix="if these are projected coordinates, pass --x COL --y COL --crs EPSG:xxxx; "
                 "if longitude and latitude are swapped, pass --lon and --lat explicitly.",
+                code="coordinates_out_of_range",
+                params={
+                    "columns": [xcol, ycol],
+                    "example": [float(xs[finite][0]), float(ys[finite][0])],
+                },
             )
     ok = finite & ~outside
     geoms = np.full(len(table), None, dtype=object)
     geoms[ok] = shapely.points(xs[ok], ys[ok])
     pair = f"{xcol!r}/{ycol!r}"
-    for mask, what, severity in (
-        (blank, f"have no coordinates (blank {pair})", "warning"),
-        (unparsed, f"have coordinates that are not numbers in {pair}", "warning"),
-        (outside, f"have coordinates outside lon/lat ranges in {pair}", "warning"),
+    for mask, what, severity, reason in (
+        (blank, f"have no coordinates (blank {pair})", "warning", "blank"),
+        (unparsed, f"have coordinates that are not numbers in {pair}", "warning", "not_numbers"),
+        (outside, f"have coordinates outside lon/lat ranges in {pair}", "warning", "out_of_range"),
     ):
         rows = np.flatnonzero(mask).tolist()
         if rows:
@@ -927,6 +937,7 @@ def _points(
                     layer,
                     rows,
                     NO_GEOMETRY,
+                    {"reason": reason, "columns": [xcol, ycol]},
                 )
             )
     data = _geo_table(table, geoms, crs)

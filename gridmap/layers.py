@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -111,8 +112,9 @@ class _Collector:
         *,
         merge_with_notes: bool = False,
         code: str = "",
+        params: dict[str, Any] | None = None,
     ) -> None:
-        """Record a problem.
+        """Record a problem (``code`` and ``params`` as in :class:`gridmap.errors.Problem`).
 
         With ``merge_with_notes``, rows that the reader already reported (naming the cause)
         are not reported again: those notes take the graver severity instead.
@@ -128,7 +130,9 @@ class _Collector:
             if not wanted:
                 return
             rows = sorted(wanted)
-        self.problems.append(Problem(severity, message, fix, self.file, self.layer, rows, code))
+        self.problems.append(
+            Problem(severity, message, fix, self.file, self.layer, rows, code, dict(params or {}))
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -143,6 +147,11 @@ def _close_matches(name: str, columns: Sequence[str]) -> list[str]:
 
 def _rows(mask: np.ndarray | pd.Series) -> list[int]:
     return np.flatnonzero(np.asarray(mask, dtype=bool)).tolist()
+
+
+def _examples(values: pd.Series, limit: int) -> list[str]:
+    """Up to ``limit`` distinct values, as text (the examples a problem's params carry)."""
+    return [str(v) for v in values.astype(str).unique()[:limit]]
 
 
 def _check_column(
@@ -161,6 +170,8 @@ def _check_column(
             f"column {name!r} is empty in {missing.sum()} feature(s).",
             f"fill in {name!r} for these rows or delete them.",
             _rows(missing),
+            code="empty_values",
+            params={"column": name},
         )
     present = ~missing
 
@@ -174,6 +185,8 @@ def _check_column(
                 f"column {name!r} must hold numbers; found {examples}.",
                 f"correct the values of {name!r} in these rows.",
                 _rows(bad),
+                code="not_numbers",
+                params={"column": name, "examples": _examples(values[bad], 3)},
             )
         ok = present & ~bad
         if column.type == "int":
@@ -184,6 +197,8 @@ def _check_column(
                     f"column {name!r} must hold whole numbers.",
                     f"round the values of {name!r} in these rows.",
                     _rows(fractional),
+                    code="not_whole_numbers",
+                    params={"column": name},
                 )
         if column.minimum is not None:
             low = ok & (np.asarray(numbers.fillna(column.minimum)) < column.minimum)
@@ -193,6 +208,8 @@ def _check_column(
                     f"column {name!r} must be at least {column.minimum:g}.",
                     f"correct the values of {name!r} in these rows.",
                     _rows(low),
+                    code="below_minimum",
+                    params={"column": name, "minimum": column.minimum},
                 )
         return numbers
 
@@ -206,6 +223,8 @@ def _check_column(
                 f"column {name!r} must hold dates and times; could not read {examples}.",
                 f"write {name!r} as ISO 8601, e.g. 2026-03-01T14:30:00.",
                 _rows(bad),
+                code="not_datetimes",
+                params={"column": name, "examples": _examples(values[bad], 3)},
             )
         return parsed
 
@@ -230,6 +249,8 @@ def _check_column(
                 f"column {name!r} must be unique; {examples} appear more than once.",
                 "give each feature its own id or remove the duplicate features.",
                 _rows(dup),
+                code="duplicate_ids",
+                params={"column": name, "examples": _examples(text[dup], 3)},
             )
     if column.type == "code":
         not_digits = present & ~text.str.fullmatch(r"\d+").fillna(False).to_numpy()
@@ -258,6 +279,12 @@ def _check_column(
                 f"column {name!r} has values outside the allowed list: {examples}.",
                 f"use one of {', '.join(column.allowed)}.",
                 _rows(bad),
+                code="not_allowed",
+                params={
+                    "column": name,
+                    "examples": _examples(text[bad], 5),
+                    "allowed": list(column.allowed),
+                },
             )
         return text.str.lower()
     return text
@@ -313,6 +340,8 @@ def _check_columns(df: pd.DataFrame, spec: LayerSpec, out: _Collector) -> pd.Dat
                     "error",
                     f"required column {column.name!r} ({column.type}) is missing.{hint}",
                     f"add a {column.name!r} column or rename the column that holds it.",
+                    code="missing_column",
+                    params={"column": column.name, "near": near, "columns": columns},
                 )
             continue
         unique = column.name == spec.id_column
@@ -323,6 +352,8 @@ def _check_columns(df: pd.DataFrame, spec: LayerSpec, out: _Collector) -> pd.Dat
                 "error",
                 f"column {name!r} holds personal data, which the {spec.name} layer must not keep.",
                 f"delete the column {name!r} before importing.",
+                code="personal_data",
+                params={"column": name, "layer": spec.name},
             )
     return df
 

@@ -155,6 +155,13 @@ def allocate_grids(
         low = max(1, math.ceil(w / maximum - 1e-9))
         high = math.floor(w / minimum + 1e-9)
         if low > high:
+            range_params = {
+                "community": name,
+                "weight": w,
+                "weight_name": weight_name,
+                "minimum": minimum,
+                "maximum": maximum,
+            }
             if w < minimum:
                 raise InputError(
                     f"community {name} has {w:g} {weight_name}: too few for one grid of "
@@ -163,12 +170,22 @@ def allocate_grids(
                         f"allow a smaller minimum (at most {w:g}) or merge community {name} "
                         "with a neighbour"
                     ),
+                    code="community_too_small",
+                    params=range_params,
                 )
             raise InputError(
                 f"community {name} has {w:g} {weight_name}: no whole number of grids gives "
                 f"{minimum:g}-{maximum:g} per grid ({low - 1} grids give "
                 f"{w / max(low - 1, 1):.0f}, {low} grids give {w / low:.0f})",
                 fix="widen the allowed range or give the number of grids per community",
+                code="range_infeasible",
+                params={
+                    **range_params,
+                    "fewer": low - 1,
+                    "fewer_gives": round(w / max(low - 1, 1)),
+                    "more": low,
+                    "more_gives": round(w / low),
+                },
             )
         ideal = w / target
         out[name] = min(range(low, high + 1), key=lambda k: (abs(k - ideal), k))
@@ -205,6 +222,8 @@ def _allocate_total(weights: dict[str, float], total: int) -> dict[str, int]:
         raise InputError(
             f"{total} grids cannot cover {len(names)} communities with households",
             fix=f"ask for at least {len(names)} grids (one per community)",
+            code="too_few_grids",
+            params={"grids": total, "communities": len(names)},
         )
     out = {name: 0 for name in weights}
     if not names:

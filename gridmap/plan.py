@@ -610,6 +610,8 @@ def _check_enough_units(
                 f"{name} would need {wanted} grids but has only {count} units with {weight}: "
                 "some grids would be empty.",
                 fix="ask for fewer grids (a larger --target or --min, or a smaller --grids).",
+                code="too_many_grids",
+                params={"community": name, "grids": wanted, "units": count, "weight": weight},
             )
 
 

@@ -543,6 +543,7 @@ def _read_for_import(
         if missing:
             data = data.assign(**missing)
             data.attrs = attrs
+            data.attrs["defaulted"] = list(missing)
             data.attrs["problems"] = [
                 *attrs.get("problems", []),
                 Problem(
@@ -649,6 +650,7 @@ def import_file(
     report.rows_read = n
     layer_name = str(data.attrs.get("layer") or kind)
     checked, problems = validate_layer(data, kind, file=source, layer=layer_name)
+    _file_columns_only(problems, data.attrs.get("defaulted", []))
     table_type = _geometry_type(ws.connect(), kind)
     geoms = np.asarray(checked.geometry.array, dtype=object) if n else np.array([], dtype=object)
     geoms, part_problems = _single_parts(geoms, table_type, source, layer_name)
@@ -785,6 +787,15 @@ def import_file(
     if kind in ("households", "buildings"):
         report.problems.extend(_outside_street(ws, good, source, layer_name, keep))
     return report
+
+
+def _file_columns_only(problems: list[Problem], defaulted: list[str]) -> None:
+    """Name only the file's own columns in the params of missing-column problems."""
+    for problem in problems:
+        if problem.code == "missing_column" and defaulted:
+            for name in ("columns", "near"):
+                values = problem.params.get(name, [])
+                problem.params[name] = [c for c in values if c not in defaulted]
 
 
 def _assign_grids(ws: Workspace, geoms: np.ndarray, crs: Any, bad: list[int]) -> Any:
