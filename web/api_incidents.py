@@ -28,7 +28,6 @@ API token's ``token:<label>``).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
@@ -73,6 +72,10 @@ TIME_FIELDS = engine.TIME_COLUMNS
 PLAN_GRID_FIELDS = ("code", "community", "households", "persons", "buildings", "area_m2",
                     "polsby_popper")  # fmt: skip
 
+#: The ``source`` of an incident taken in through the web service (the JSON API, Open311)
+#: when the client names none: the intake channel is the web, whoever calls it.
+DEFAULT_SOURCE = "web"
+
 #: What a client's own incident id may look like.
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -105,14 +108,12 @@ def body() -> dict[str, Any]:
 
 
 def iso(value: Any) -> str | None:
-    """A stored local wall-clock time as ISO 8601 with its UTC offset (``None`` when empty)."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    stamp = pd.Timestamp(value)
-    if stamp.tzinfo is None:
-        with contextlib.suppress(ValueError, TypeError):  # a skipped or doubled hour: naive
-            stamp = stamp.tz_localize(LOCAL_TIMEZONE)
-    return stamp.isoformat(timespec="seconds")
+    """A stored local wall-clock time as ISO 8601 with its UTC offset (``None`` when empty).
+
+    The engine's :func:`gridmap.incidents.iso_with_offset`: the API, the lifecycle events and
+    the exports write times the same way.
+    """
+    return engine.iso_with_offset(value)
 
 
 def incident_record(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -158,24 +159,34 @@ def check_category(category: Any) -> str:
     return str(category)
 
 
-def filtered_incidents(args: Mapping[str, list[str] | None]) -> gpd.GeoDataFrame:
-    """Incidents matching filters, oldest first.
-
-    ``args`` maps ``status``, ``category``, ``grid``, ``level``, ``since``, ``until`` to lists
-    of values (``None``: no filter; dates as text).  Unknown values are refused with 400.
-    """
+def _engine_filters(args: Mapping[str, list[str] | None]) -> dict[str, Any]:
+    """The keywords of :func:`gridmap.incidents.incidents` for query-string filters."""
     for category in args.get("category") or ():
         check_category(category)
     since, until = args.get("since"), args.get("until")
-    return engine.incidents(
-        store.workspace(),
-        status=args.get("status"),
-        category=args.get("category"),
-        grid=args.get("grid"),
-        level=args.get("level"),
-        since=since[-1] if since else None,
-        until=until[-1] if until else None,
-    )
+    return {
+        "status": args.get("status"),
+        "category": args.get("category"),
+        "grid": args.get("grid"),
+        "level": args.get("level"),
+        "since": since[-1] if since else None,
+        "until": until[-1] if until else None,
+    }
+
+
+def filtered_incidents(args: Mapping[str, list[str] | None]) -> gpd.GeoDataFrame:
+    """Incidents matching filters, oldest first, laid out for a file: times as offset text.
+
+    ``args`` maps ``status``, ``category``, ``grid``, ``level``, ``since``, ``until`` to lists
+    of values (``None``: no filter; dates as text).  Unknown values are refused with 400.  The
+    time columns are ISO 8601 text with the street's UTC offset, as
+    :func:`gridmap.transfer.export` writes them (``2026-03-01T08:00:00+08:00``).
+    """
+    frame = engine.incidents(store.workspace(), **_engine_filters(args))
+    for column in TIME_FIELDS:
+        if column in frame.columns:
+            frame[column] = engine.times_with_offset(frame[column])
+    return frame
 
 
 def incident_filters() -> dict[str, list[str] | None]:
@@ -203,7 +214,9 @@ def _new_id() -> str:
     return f"W{stamp}{secrets.token_hex(3).upper()}"
 
 
-def take_in(fields: Mapping[str, Any], *, default_source: str) -> tuple[dict[str, Any], bool]:
+def take_in(
+    fields: Mapping[str, Any], *, default_source: str = DEFAULT_SOURCE
+) -> tuple[dict[str, Any], bool]:
     """Take in one incident reported at a point; the published plan's grid is found at intake.
 
     Parameters
@@ -213,7 +226,7 @@ def take_in(fields: Mapping[str, Any], *, default_source: str) -> tuple[dict[str
         ``priority``, ``source``, ``id`` (a client's own id makes retries idempotent),
         ``external_id``.
     default_source
-        The ``source`` when none is given.
+        The ``source`` when none is given (default :data:`DEFAULT_SOURCE`, ``web``).
 
     Returns
     -------
@@ -527,16 +540,18 @@ def incident_list() -> ResponseReturnValue:
     Query: ``status``, ``category``, ``grid``, ``level`` (each repeatable or comma-separated),
     ``since``, ``until`` (ISO dates or times, on ``reported_at``), ``limit`` (default 100, at
     most 1000), ``offset``, ``format`` (``json``, the default, or ``geojson`` for an RFC 7946
-    FeatureCollection).  ``total`` counts every match, not only this page.
+    FeatureCollection).  ``total`` counts every match, not only this page.  Filters, order
+    and paging run in the workspace's SQLite, so a page costs its own rows, not the table's.
     """
     kind = request.args.get("format", "json")
     if kind not in ("json", "geojson"):
         raise ApiError(400, f"unknown format {kind!r}.", fix="use format=json or format=geojson.")
     limit = _count("limit", DEFAULT_LIMIT, MAX_LIMIT)
     offset = _count("offset", 0)
-    frame = filtered_incidents(incident_filters())
-    total = len(frame)
-    page = frame.iloc[::-1].iloc[offset : offset + limit]
+    filters = _engine_filters(incident_filters())
+    ws = store.workspace()
+    total = engine.incident_count(ws, **filters)  # filters and pages in SQLite
+    page = engine.incidents(ws, **filters, newest_first=True, limit=limit, offset=offset)
     records = [incident_record(row) for row in page.to_dict("records")]
     paging = {"total": total, "limit": limit, "offset": offset, "count": len(records)}
     if kind == "json":
@@ -607,14 +622,15 @@ def report() -> ResponseReturnValue:
     """Report an incident at a point; the published plan's grid is found at intake.
 
     Body (JSON or form): ``category``, ``lat``, ``long`` (or ``lon``), optional
-    ``description``, ``address``, ``priority``, ``source``, ``id`` (your own id: sending the
-    same id again adds nothing and answers 200), ``external_id``.  Answers 201 with the
-    incident (``grid_code``, ``grid_flag`` ``inside`` or ``snapped``); 400 for an unknown
-    category (naming the allowed ones) or bad coordinates; 422 for a point outside the street.
+    ``description``, ``address``, ``priority`` (default ``normal``), ``source`` (one of
+    :data:`gridmap.schema.INCIDENT_SOURCES`; default ``web``, the intake channel, for
+    logged-in users and API tokens alike: a hotline's or an app's client names its own),
+    ``id`` (your own id: sending the same id again adds nothing and answers 200),
+    ``external_id``.  Answers 201 with the incident (``grid_code``, ``grid_flag`` ``inside``
+    or ``snapped``); 400 for an unknown category (naming the allowed ones), source or
+    priority, or bad coordinates; 422 for a point outside the street.
     """
-    account = current_account()
-    default = "web" if account is not None and account.kind == "user" else "other"
-    record, added = take_in(body(), default_source=default)
+    record, added = take_in(body(), default_source=DEFAULT_SOURCE)
     response = jsonify(added=added, **record)
     response.status_code = 201 if added else 200
     response.headers["Location"] = url_for("api_incidents.incident", incident_id=record["id"])

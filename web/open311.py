@@ -290,7 +290,7 @@ def create_request() -> ResponseReturnValue:
             "this server cannot find a place from an address alone.",
             fix="send lat and long (WGS84 decimal degrees) with the request.",
         )
-    record, _ = take_in(fields, default_source="other")
+    record, _ = take_in(fields)  # Open311 has no source: the default, web
     notice = f"Received; handled by grid {record['grid_code']}."
     body = [{"service_request_id": record["id"], "service_notice": notice, "account_id": None}]
     return jsonify(body), 201

@@ -338,7 +338,7 @@ SCHEMAS: dict[str, Any] = {
             "description": _STR,
             "address": _STR,
             "priority": {"enum": list(INCIDENT_PRIORITIES)},
-            "source": {"enum": list(INCIDENT_SOURCES)},
+            "source": {"enum": list(INCIDENT_SOURCES), "default": "web"},
             "id": {
                 "type": "string",
                 "pattern": "^[A-Za-z0-9_.:-]{1,64}$",

@@ -1,5 +1,10 @@
 """The API for the street, plan runs and publishing, and incidents: intake, lifecycle, roles."""
 
+import csv
+import io
+import re
+
+import pandas as pd
 import pytest
 import shapely
 from shapely.geometry import shape
@@ -33,6 +38,10 @@ def editor(app, client_as):
     client = client_as(app, "editor")
     client.csrf = csrf_of(client.get("/login").get_data(as_text=True))
     return client
+
+
+#: ISO 8601 to the second with the street's UTC offset (Asia/Shanghai: +08:00).
+OFFSET_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+08:00$")
 
 
 def post(client, path, json=None, **kwargs):
@@ -150,6 +159,70 @@ def test_incidents_as_rfc7946_geojson(viewer):
         assert feature["id"] == feature["properties"]["id"]
 
 
+def _newest_first(ws, **filters) -> list[str]:
+    """Ids of the incidents the filters keep, newest first: the whole table filtered in pandas."""
+    table = pd.read_sql_query(
+        "SELECT id, status, category, grid_code, handling_level, reported_at FROM incidents",
+        ws.connect(),
+    )
+    table["reported_at"] = pd.to_datetime(table["reported_at"], format="ISO8601")
+    keep = pd.Series(True, index=table.index)
+    for name, column in (("status", "status"), ("category", "category"), ("grid", "grid_code"),
+                         ("level", "handling_level")):  # fmt: skip
+        if name in filters:
+            keep &= table[column].isin(filters[name].split(","))
+    for name, test in (("since", pd.Series.ge), ("until", pd.Series.lt)):
+        if name in filters:
+            stamp = pd.Timestamp(filters[name])
+            if stamp.tzinfo is not None:
+                stamp = stamp.tz_convert("Asia/Shanghai").tz_localize(None)
+            keep &= test(table["reported_at"], stamp)
+    return table[keep].sort_values(["reported_at", "id"], ascending=False)["id"].tolist()
+
+
+PAGES = {
+    "newest 100": ({}, 100, 0),
+    "second page": ({}, 50, 50),
+    "closed noise and sanitation in December": (
+        {
+            "status": "closed",
+            "category": "noise,sanitation",
+            "since": "2025-12-01",
+            "until": "2026-01-01",
+        },
+        100,
+        30,
+    ),  # fmt: skip
+    "since with an offset": ({"since": "2026-03-01T08:30:00+08:00", "level": "grid"}, 20, 0),
+    "until in UTC": ({"until": "2025-11-02T00:00:00Z"}, 1000, 0),
+    "an unknown grid": ({"grid": "NO-SUCH-GRID"}, 100, 0),
+    "offset past the end": ({"status": "reported"}, 100, 5000),
+    "the last few": ({"category": "noise"}, 1000, 1400),
+}
+
+
+@pytest.mark.parametrize(("filters", "limit", "offset"), PAGES.values(), ids=PAGES.keys())
+def test_pages_are_those_of_the_whole_table_filtered(viewer, ws, filters, limit, offset):
+    expected = _newest_first(ws, **filters)
+    query = {**filters, "limit": limit, "offset": offset}
+    body = viewer.get("/api/incidents", query_string=query).get_json()
+    assert body["total"] == len(expected)
+    assert [i["id"] for i in body["incidents"]] == expected[offset : offset + limit]
+    assert (body["limit"], body["offset"], body["count"]) == (limit, offset, len(body["incidents"]))
+    features = viewer.get("/api/incidents", query_string={**query, "format": "geojson"})
+    collection = features.get_json()
+    assert [f["id"] for f in collection["features"]] == expected[offset : offset + limit]
+    assert collection["total"] == len(expected)
+
+
+def test_listed_times_carry_the_street_offset(viewer, ws):
+    body = viewer.get("/api/incidents?limit=20&status=closed").get_json()
+    stored = dict(ws.connect().execute("SELECT id, reported_at FROM incidents").fetchall())
+    for item in body["incidents"]:
+        assert OFFSET_TIME.match(item["reported_at"]) and OFFSET_TIME.match(item["closed_at"])
+        assert item["reported_at"] == stored[item["id"]][:19] + "+08:00"
+
+
 @pytest.mark.parametrize(
     ("query", "words"),
     [
@@ -176,6 +249,8 @@ def test_one_incident_with_its_history(viewer, reported):
     assert body["status"] == "reported" and body["category"] == "sanitation"
     assert [e["to_status"] for e in body["history"]] == ["reported"]
     assert body["history"][0]["actor"] == "editor"
+    assert OFFSET_TIME.match(body["history"][0]["at"]), body["history"][0]["at"]
+    assert body["history"][0]["at"] == body["reported_at"]  # intake: one stamp for both
     assert body["allowed_next"] == ["accepted", "rejected", "duplicate"]
 
 
@@ -266,6 +341,7 @@ def test_intake_tokens_report_but_cannot_list(app, intake, inside, ws):
         headers=intake,
     )
     assert response.status_code == 201 and response.get_json()["grid_code"] == code
+    assert response.get_json()["source"] == "hotline"  # the client's own source is kept
     assert response.headers["Location"].endswith(f"/api/incidents/{response.get_json()['id']}")
     log = ws.audit_log(limit=20)
     assert "token:hotline" in log.loc[log["action"] == "add", "actor"].tolist()
@@ -274,6 +350,40 @@ def test_intake_tokens_report_but_cannot_list(app, intake, inside, ws):
     assert client.get(one, headers=intake).status_code == 403
     transition = {"status": "accepted"}
     assert client.post(f"{one}/transition", json=transition, headers=intake).status_code == 403
+
+
+def test_web_service_intake_defaults_to_the_web_source(app, intake, inside, viewer):
+    """Incidents taken in through the JSON API or Open311 without a source come from the web."""
+    lon, lat, _ = inside
+    client = app.test_client()
+    by_token = client.post(
+        "/api/incidents", json={"category": "noise", "lat": lat, "long": lon}, headers=intake
+    )
+    assert by_token.status_code == 201 and by_token.get_json()["source"] == "web"
+    token = intake["Authorization"].removeprefix("Bearer ")
+    by_open311 = client.post(
+        "/open311/v2/requests.json",
+        data={"service_code": "noise", "lat": lat, "long": lon, "api_key": token},
+    )
+    assert by_open311.status_code == 201, by_open311.get_json()
+    rid = by_open311.get_json()[0]["service_request_id"]
+    assert viewer.get(f"/api/incidents/{rid}").get_json()["source"] == "web"
+    refused = client.post(
+        "/api/incidents",
+        json={"category": "noise", "lat": lat, "long": lon, "source": "fax"},
+        headers=intake,
+    )
+    assert refused.status_code == 400 and "member_app" in refused.get_json()["fix"]
+
+
+def test_the_incident_export_writes_times_with_the_offset(viewer, ws):
+    response = viewer.get("/exports/incidents.csv?category=noise&since=2026-02-01")
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert len(rows) == len(_newest_first(ws, category="noise", since="2026-02-01")) > 0
+    for row in rows:
+        assert OFFSET_TIME.match(row["reported_at"]), row["reported_at"]
+        assert row["closed_at"] == "" or OFFSET_TIME.match(row["closed_at"])
 
 
 def test_a_browser_post_without_the_csrf_token_is_refused(app, client_as, inside):
@@ -305,6 +415,8 @@ def test_transitions_follow_the_lifecycle(editor, reported, viewer, ws):
     body = response.get_json()
     assert body["event"]["from_status"] == "reported" and body["event"]["actor"] == "editor"
     assert body["incident"]["status"] == "accepted" and body["incident"]["accepted_at"]
+    assert OFFSET_TIME.match(body["event"]["at"]), body["event"]["at"]
+    assert body["event"]["at"] == body["incident"]["accepted_at"]
     refused = post(editor, path, {"status": "closed"})
     assert refused.status_code == 409
     message = refused.get_json()["message"]
@@ -312,6 +424,7 @@ def test_transitions_follow_the_lifecycle(editor, reported, viewer, ws):
     history = viewer.get(f"/api/incidents/{reported['id']}").get_json()["history"]
     assert [e["to_status"] for e in history] == ["reported", "accepted"]
     assert history[-1]["note"] == "派给网格员"
+    assert history[-1]["at"] == body["event"]["at"]  # the same time, written the same way
 
 
 def test_unknown_or_missing_status_is_400(editor, reported):
