@@ -47,6 +47,7 @@ from gridmap.errors import GridmapError
 from web import auth, workspace
 from web.errors import ApiError, error_response
 from web.maps import resolve_tiles
+from web.messages import error_text
 
 DEFAULT_WORKSPACE = Path(__file__).resolve().parents[1] / "sample_data" / "sample_street.gpkg"
 
@@ -146,7 +147,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(GridmapError)
     def gridmap_error(error: GridmapError) -> tuple[Any, int]:
         """Answer an error of the engine or the store with its message and fix (400)."""
-        return error_response(400, error.message, error.fix)
+        return error_response(400, *error_text(error))
 
     @app.errorhandler(413)
     def too_large(error: HTTPException) -> tuple[Any, int]:

@@ -300,6 +300,127 @@ CATALOGUE: dict[str, str] = {
     "walk_in": "来访",
     "sensor": "感知设备",
     "other": "其他",
+    # engine messages on web pages (web/messages.py, web/imports.py, templates/imports.html)
+    "{items} and {n} more": "{items} 及另外 {n} 项",
+    "{items} and {n} more rows": "{items} 行及另外 {n}",
+    "{items} and {n} more units": "{items} 及另外 {n} 个",
+    "{where}: {what}": "{where}：{what}",
+    "Nothing was imported.": "未导入任何数据。",
+    "Row {rows}": "第 {rows} 行",
+    "Rows {rows}": "第 {rows} 行",
+    "unit {units}": "单元 {units}",
+    "units {units}": "单元 {units}",
+    "{m} m": "{m} 米",
+    "up to {m} m": "最远 {m} 米",
+    "(empty)": "（空）",
+    "persons": "人口",
+    "point": "点",
+    "polygon": "面",
+    "linestring": "线",
+    "inside": "在网格内",
+    "snapped": "就近归入网格",
+    "unassigned": "未归入网格",
+    "invalid": "位置无效",
+    "no plan published": "尚未发布方案",
+    "{n} more skipped rows are not listed.": "另有 {n} 个跳过的行未列出。",
+    "The file is larger than this server accepts ({mb} MB).": "文件超过服务器允许的大小（{mb} MB）。",  # noqa: E501
+    "Split the file into smaller ones, or ask the administrator to raise the upload limit (MAX_CONTENT_LENGTH).": "请将文件拆分为较小的文件，或请管理员提高上传限制（MAX_CONTENT_LENGTH）。",  # noqa: E501
+    "{bad} of {rows} rows cannot be imported.": "{rows} 行中有 {bad} 行无法导入。",
+    "Nothing was imported: correct these rows, or tick “Skip bad rows” to import the others.": "未导入任何数据：请修正这些行，或勾选“跳过错误行”以导入其余行。",  # noqa: E501
+    "The required column “{column}” is missing.": "缺少必需的列“{column}”。",
+    "Add a “{column}” column, or rename the column that holds it (the file has: {columns}).": "请添加“{column}”列，或将含有该数据的列改名为“{column}”（文件中的列：{columns}）。",  # noqa: E501
+    "The column “{column}” holds personal data, which the {layer} layer must not keep.": "列“{column}”含有个人信息，{layer}图层不得保存。",  # noqa: E501
+    "Delete the column “{column}” from the file and upload it again.": "请从文件中删除“{column}”列后重新上传。",  # noqa: E501
+    "The file has no coordinate columns (it has: {columns}).": "文件中没有坐标列（现有列：{columns}）。",  # noqa: E501
+    "Name the longitude and latitude columns “lon” and “lat”, or upload a GeoJSON or GeoPackage file.": "请将经度、纬度列命名为“lon”和“lat”，或上传 GeoJSON 或 GeoPackage 文件。",  # noqa: E501
+    "The columns {columns} hold values outside longitude/latitude ranges (e.g. {example}).": "列 {columns} 的数值超出经纬度范围（例如 {example}）。",  # noqa: E501
+    "If longitude and latitude are swapped, swap the two columns; if these are projected coordinates, convert them to longitude/latitude (e.g. in QGIS) and upload again.": "如果经度和纬度写反了，请交换这两列；如果是投影坐标，请先转换为经纬度（例如用 QGIS）再上传。",  # noqa: E501
+    "The file cannot be read as {format}: its content is garbled, truncated or in another format.": "无法按 {format} 读取该文件：内容已损坏、不完整或为其他格式。",  # noqa: E501
+    "Check that the file opens in QGIS, and export it again as GeoJSON, GeoPackage or CSV.": "请确认文件能在 QGIS 中打开，并重新导出为 GeoJSON、GeoPackage 或 CSV。",  # noqa: E501
+    "The file cannot be read as CSV.": "无法按 CSV 读取该文件。",
+    "Check that every line has as many fields as the header (put text holding commas in quotes), or save it again from the spreadsheet as CSV.": "请检查每行的字段数是否与表头一致（含逗号的文本需加引号），或从电子表格重新另存为 CSV。",  # noqa: E501
+    "The column “{column}” is empty.": "列“{column}”为空。",
+    "Fill in “{column}” in these rows, or delete them.": "请在这些行中填写“{column}”，或删除这些行。",  # noqa: E501
+    "The column “{column}” must hold numbers; found {examples}.": "列“{column}”应为数字，但发现 {examples}。",  # noqa: E501
+    "Correct “{column}” in these rows.": "请修正这些行的“{column}”。",
+    "The column “{column}” must hold whole numbers.": "列“{column}”应为整数。",
+    "Round “{column}” in these rows.": "请将这些行的“{column}”取整。",
+    "The column “{column}” must be at least {minimum:g}.": "列“{column}”应不小于 {minimum:g}。",
+    "The column “{column}” must hold dates and times; could not read {examples}.": "列“{column}”应为日期时间，无法识别 {examples}。",  # noqa: E501
+    "Write dates and times like 2026-03-01 14:30.": "日期时间请写成 2026-03-01 14:30 的格式。",
+    "The id {examples} appears more than once in “{column}”.": "编号 {examples} 在“{column}”列中出现多次。",  # noqa: E501
+    "Give every row its own id, or delete the repeated rows.": "请为每行设置唯一编号，或删除重复的行。",  # noqa: E501
+    "The column “{column}” holds values that are not allowed: {examples}.": "列“{column}”含有不允许的值：{examples}。",  # noqa: E501
+    "Use one of: {allowed}.": "请使用以下值之一：{allowed}。",
+    "No location (no geometry).": "没有位置（无几何图形）。",
+    "Draw or geocode these features, or delete them.": "请绘制这些要素或为其地理编码，或删除它们。",  # noqa: E501
+    "No coordinates (blank {columns}).": "没有坐标（{columns} 为空）。",
+    "Fill in the longitude and latitude, or delete these rows.": "请填写经度和纬度，或删除这些行。",  # noqa: E501
+    "The coordinates in {columns} are not numbers.": "{columns} 中的坐标不是数字。",
+    "Write longitude and latitude as decimal degrees, e.g. 104.1096 and 30.6537.": "经度和纬度请用十进制度表示，例如 104.1096 和 30.6537。",  # noqa: E501
+    "The coordinates in {columns} are outside longitude/latitude ranges.": "{columns} 中的坐标超出经纬度范围。",  # noqa: E501
+    "Check the coordinates: longitude -180 to 180, latitude -90 to 90, in decimal degrees (are the two columns swapped?).": "请检查坐标：经度在 -180 到 180 之间，纬度在 -90 到 90 之间，单位为十进制度（两列是否写反了？）。",  # noqa: E501
+    "The feature has several parts; each must be one {kind}.": "该要素由多个部分组成，每个要素只能是一个{kind}。",  # noqa: E501
+    "Split it into one feature per {kind}, each with its own id.": "请拆分为每个{kind}一个要素，并各自设置编号。",  # noqa: E501
+    "Outside the street: {distance} from the nearest grid, farther than the {tolerance:g} m allowed.": "在街道范围外：距最近的网格 {distance}，超出允许的 {tolerance:g} 米。",  # noqa: E501
+    "Check the coordinates (and the coordinate system chosen above), or report these incidents to the street that holds the place.": "请检查坐标（以及上方选择的坐标系），或将这些事件转交所在地的街道。",  # noqa: E501
+    "{count} imported features lie outside or across the street boundary: no grid counts them.": "有 {count} 个导入的要素位于街道边界之外或跨越边界，不会计入任何网格。",  # noqa: E501
+    "Check their coordinates (and the coordinate system chosen above) or the street boundary.": "请检查其坐标（以及上方选择的坐标系）或街道边界。",  # noqa: E501
+    "building_id names buildings that are not in the workspace: these households count in grids by their location only.": "building_id 指向的楼栋不在工作空间中：这些住户只按其位置计入网格。",  # noqa: E501
+    "Import the buildings too, or correct building_id.": "请同时导入这些楼栋，或修正 building_id。",
+    "The file has no column {columns}; every row got {filled}.": "文件没有 {columns} 列；所有行均取：{filled}。",  # noqa: E501
+    "Add the columns to the file to set them row by row.": "如需逐行设置，请在文件中添加这些列。",
+    # edit refusals and plan runs of the workbench (web/messages.py)
+    "{units} already belong to grid {grid}: nothing to move.": "{units} 已属于网格 {grid}，无需移动。",  # noqa: E501
+    "Select units of the grids around grid {grid} to move them into it.": "请选择网格 {grid} 周边网格中的单元，将其移入。",  # noqa: E501
+    "{units} lie in community {community} but grid {grid} is in community {grid_community}: a grid never crosses a community line.": "{units} 位于社区 {community}，而网格 {grid} 属于社区 {grid_community}：网格不能跨越社区界线。",  # noqa: E501
+    "Move them to a grid of community {community}.": "请将其移入社区 {community} 的网格。",
+    "Grid {grid} does not touch {units}: with them it would be in several pieces.": "网格 {grid} 与{units}不相邻：移入后网格将分成几块。",  # noqa: E501
+    "Move only units that share a boundary with grid {grid} (or with other units moved along with them).": "只能移入与网格 {grid}（或与一同移入的其他单元）有共同边界的单元。",  # noqa: E501
+    "Grid {grids} is locked.": "网格 {grids} 已锁定。",
+    "Unlock it first (“Unlock grid” in the edit panel), or leave locked grids alone.": "请先解锁（编辑面板中的“解锁网格”），或不要改动已锁定的网格。",  # noqa: E501
+    "Grids {grids} are locked.": "网格 {grids} 已锁定。",
+    "Unlock them first (“Unlock grid” in the edit panel), or leave locked grids alone.": "请先解锁这些网格（编辑面板中的“解锁网格”），或不要改动已锁定的网格。",  # noqa: E501
+    "Moving {units} to grid {target} would leave grid {grid} without units.": "将{units}移入网格 {target} 会使网格 {grid} 没有任何单元。",  # noqa: E501
+    "Merge grid {grid} into grid {target} instead, or leave one unit in grid {grid}.": "请改为将网格 {grid} 并入网格 {target}，或在网格 {grid} 中至少保留一个单元。",  # noqa: E501
+    "Moving {units} to grid {target} would leave grid {grid} without {weight}.": "将{units}移入网格 {target} 会使网格 {grid} 没有{weight}。",  # noqa: E501
+    "Leave a unit with {weight} in grid {grid}, or merge grid {grid} into grid {target}.": "请在网格 {grid} 中保留一个有{weight}的单元，或将网格 {grid} 并入网格 {target}。",  # noqa: E501
+    "Moving {units} to grid {target} would cut grid {grid} in {pieces} pieces: {cut} would be cut off from the rest of it.": "将{units}移入网格 {target} 会把网格 {grid} 分成 {pieces} 块：{cut} 将与网格其余部分断开。",  # noqa: E501
+    "Move these units along too, or choose units on the edge of grid {grid}.": "请把这些单元一并移动，或选择网格 {grid} 边缘的单元。",  # noqa: E501
+    "Grid {grid} has a single unit: it cannot be split, since units are never cut.": "网格 {grid} 只有一个单元，而单元不可分割，因此无法拆分。",  # noqa: E501
+    "Move a neighbouring unit into grid {grid} first, or split another grid.": "请先将一个相邻单元移入网格 {grid}，或拆分其他网格。",  # noqa: E501
+    "Splitting grid {grid} this way leaves a half in {pieces} pieces: {cut} would be cut off.": "按此方式拆分网格 {grid} 会使其中一半分成 {pieces} 块：{cut} 将被断开。",  # noqa: E501
+    "Split it so that both halves are in one piece each.": "请确保拆分后的两半各自连成一片。",
+    "Splitting grid {grid} this way leaves a half without {weight}.": "按此方式拆分网格 {grid} 会使其中一半没有{weight}。",  # noqa: E501
+    "Split it so that both halves have {weight}.": "请确保拆分后的两半都有{weight}。",
+    "Grid {grid} cannot be split in two balanced halves.": "网格 {grid} 无法拆分为均衡的两半。",
+    "Move units between grid {grid} and its neighbours by hand, or split another grid.": "请在网格 {grid} 与相邻网格之间手工移动单元，或拆分其他网格。",  # noqa: E501
+    "Community {community} has used all {limit} grid numbers: a split needs a new one.": "社区 {community} 的 {limit} 个网格编号已全部用完，拆分需要新的编号。",  # noqa: E501
+    "Merge grids instead, or partition afresh and edit again.": "请改为合并网格，或重新划分后再调整。",  # noqa: E501
+    "Grid {grid} cannot be merged with itself.": "网格 {grid} 不能与自身合并。",
+    "Merge it with one of its neighbours: {neighbours}.": "请与其相邻网格之一合并：{neighbours}。",
+    "Grid {keep} is in community {keep_community} and grid {other} in community {other_community}: a grid never crosses a community line.": "网格 {keep} 属于社区 {keep_community}，网格 {other} 属于社区 {other_community}：网格不能跨越社区界线。",  # noqa: E501
+    "Merge grid {other} with a neighbour of its own community: {neighbours}.": "请将网格 {other} 与本社区的相邻网格合并：{neighbours}。",  # noqa: E501
+    "Grids {keep} and {other} do not touch: merged, they would be in two pieces.": "网格 {keep} 与 {other} 不相邻：合并后将分成两块。",  # noqa: E501
+    "Merge grid {keep} with one of its neighbours: {neighbours}.": "请将网格 {keep} 与其相邻网格之一合并：{neighbours}。",  # noqa: E501
+    "Grid {grid} is already locked.": "网格 {grid} 已经锁定。",
+    "Grid {grid} is not locked.": "网格 {grid} 未锁定。",
+    "Nothing to do.": "无需操作。",
+    "There is nothing to undo.": "没有可撤销的调整。",
+    "Undo takes back the edits of this draft; none is left.": "撤销只针对本草稿的调整，已没有可撤销的调整。",  # noqa: E501
+    "There is nothing to redo.": "没有可重做的调整。",
+    "Redo makes again an edit you undid; a new edit after an undo clears them.": "重做可恢复被撤销的调整；撤销后若又有新的调整，则无法再重做。",  # noqa: E501
+    "Grid {grid} does not exist.": "网格 {grid} 不存在。",
+    "Grid {grid} no longer exists (merged away, or its split undone).": "网格 {grid} 已不存在（已被合并，或其拆分已撤销）。",  # noqa: E501
+    "Choose a grid of this draft on the map.": "请在地图上选择本草稿中的网格。",
+    "Community {community} has {weight:g} {weight_name}: no whole number of grids gives {minimum:g}–{maximum:g} per grid ({fewer} grids give {fewer_gives}, {more} grids give {more_gives}).": "社区 {community} 的{weight_name}数为 {weight:g}：任何整数个网格都无法使每格在 {minimum:g}–{maximum:g} 之间（{fewer} 个网格每格 {fewer_gives}，{more} 个网格每格 {more_gives}）。",  # noqa: E501
+    "Widen the allowed range (minimum and maximum), or give the number of grids per community.": "请放宽允许范围（下限和上限），或按社区指定网格数。",  # noqa: E501
+    "Community {community} has {weight:g} {weight_name}: too few for one grid of {minimum:g}–{maximum:g}.": "社区 {community} 的{weight_name}数为 {weight:g}，不足以组成一个 {minimum:g}–{maximum:g} 的网格。",  # noqa: E501
+    "Lower the minimum to {weight:g} or less.": "请将下限降至 {weight:g} 或以下。",
+    "{grids} grids cannot cover {communities} communities with households.": "{grids} 个网格无法覆盖 {communities} 个有住户的社区。",  # noqa: E501
+    "Ask for at least {communities} grids (one per community).": "请至少设置 {communities} 个网格（每个社区一个）。",  # noqa: E501
+    "Community {community} would need {grids} grids but has only {units} units with {weight}: some grids would be empty.": "社区 {community} 需要 {grids} 个网格，但只有 {units} 个有{weight}的单元：部分网格将为空。",  # noqa: E501
+    "Ask for fewer grids: a larger target or minimum, or a smaller number of grids.": "请减少网格数：提高目标或下限，或减少网格总数。",  # noqa: E501
 }
 
 

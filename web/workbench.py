@@ -59,6 +59,7 @@ from web import workspace as store
 from web.auth import current_account, require
 from web.errors import ApiError, geojson_response
 from web.i18n import translate
+from web.messages import error_text, problem_text
 
 bp = Blueprint("workbench", __name__, url_prefix="/workbench")
 
@@ -281,15 +282,14 @@ def _json_error(code: int, message: str, fix: str = "", **extra: Any) -> Respons
 @bp.errorhandler(EditRefused)
 def _refused(error: EditRefused) -> ResponseReturnValue:
     """A refused edit: 400 with the engine's reason, fix and the grids and units involved."""
-    return _json_error(
-        400, error.message, error.fix, refused=True, codes=error.codes, units=error.units
-    )
+    message, fix = error_text(error)
+    return _json_error(400, message, fix, refused=True, codes=error.codes, units=error.units)
 
 
 @bp.errorhandler(GridmapError)
 def _engine_error(error: GridmapError) -> ResponseReturnValue:
     """An engine refusal (infeasible request, bad parameters): 400 with its message and fix."""
-    return _json_error(400, error.message, error.fix)
+    return _json_error(400, *error_text(error))
 
 
 @bp.errorhandler(HTTPException)
@@ -469,7 +469,11 @@ def _layers() -> dict[str, Any]:
 
 
 def _problems(problems: list[Any]) -> list[dict[str, str]]:
-    return [{"severity": p.severity, "message": p.message, "fix": p.fix} for p in problems]
+    texts = [problem_text(p) for p in problems]
+    return [
+        {"severity": p.severity, "message": message, "fix": fix}
+        for p, (message, fix) in zip(problems, texts, strict=True)
+    ]
 
 
 def _unit_of_points(plan: Plan, points: gpd.GeoSeries) -> np.ndarray:
