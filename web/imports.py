@@ -2,8 +2,12 @@
 
 Uploads go through :func:`gridmap.transfer.import_file`: a file with bad rows imports nothing
 unless "skip bad rows" is ticked, and then the report lists exactly which rows were skipped and
-why; importing the same file twice adds nothing.  Uploads are limited to ``MAX_CONTENT_LENGTH``
-(a bigger one is refused with 413 before it is stored) and kept only while they are imported.
+why; importing the same file twice adds nothing.  An incident farther than the grid index's
+tolerance from every grid of the published plan is a bad row, as it is for the intake API:
+stored, it would be ``unassigned`` and nobody would handle it.  Uploads are limited to
+``MAX_CONTENT_LENGTH`` (a bigger one is refused with 413 before it is stored) and kept only
+while they are imported.  Messages are the engine's, worded for the web and translated by
+:mod:`web.messages`.
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, request
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
 from gridmap.errors import GridmapError
 from gridmap.transfer import IMPORT_KINDS, MAPPINGS, BadRowsError, import_file
 from web import workspace as store
 from web.auth import current_account, require
+from web.errors import error_response
 from web.i18n import translate as _
+from web.messages import error_text, problem_line, row_reasons, where
 
 bp = Blueprint("imports", __name__)
 
@@ -76,13 +83,13 @@ def upload() -> ResponseReturnValue:
     elif form["coords"] not in COORDS or (form["mapping"] and form["mapping"] not in MAPPINGS):
         problem = _("Unknown coordinates or column mapping.")
     if problem is not None:
-        return _render(form, choices, refused={"message": problem, "problems": []}), 400
+        return _render(form, choices, refused={"message": problem}), 400
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=_upload_dir()))
     path = folder / name
     try:
         upload.save(path)
         if path.stat().st_size == 0:
-            refused = {"message": _("{name} is empty.", name=upload.filename), "problems": []}
+            refused = {"message": _("{name} is empty.", name=upload.filename)}
             return _render(form, choices, refused=refused), 400
         options = {"coords": form["coords"]} if form["coords"] != "wgs84" else {}
         report = import_file(
@@ -92,21 +99,55 @@ def upload() -> ResponseReturnValue:
             skip_bad=form["skip_bad"],
             actor=current_account().name,
             mapping=form["mapping"] or None,
+            refuse_unassigned=True,
             **options,
         )
     except BadRowsError as error:
         refused = {
-            "message": _plain(error, path, upload.filename),
-            "problems": [_plain(p, path, upload.filename) for p in error.problems][:MAX_LISTED],
+            "message": _refusal(error, path, upload.filename)[0],
+            "problems": [_plain(problem_line(p), path, upload.filename)
+                         for p in error.problems[:MAX_LISTED]],
             "bad_rows": True,
-        }
+        }  # fmt: skip
         return _render(form, choices, refused=refused), 400
     except GridmapError as error:
-        refused = {"message": _plain(error, path, upload.filename), "problems": []}
+        message, fix = _refusal(error, path, upload.filename)
+        more = getattr(error, "problems", [])[1:MAX_LISTED]  # a file with several problems
+        refused = {
+            "message": message,
+            "fix": fix,
+            "problems": [_plain(problem_line(p), path, upload.filename) for p in more],
+            "nothing": True,
+        }
         return _render(form, choices, refused=refused), 400
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return _render(form, choices, report=report, filename=upload.filename)
+    return _render(
+        form,
+        choices,
+        report=report,
+        filename=upload.filename,
+        skipped=row_reasons(report.skipped_problems),
+        notes=[_plain(problem_line(p), path, upload.filename) for p in report.problems],
+    )
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
+    """An upload over the limit: the form again, with the limit and what to do (413)."""
+    form = {"kind": "incidents", "coords": "wgs84", "mapping": "", "skip_bad": False}
+    choices = _form_choices()
+    limit = choices["limit_mb"]
+    message = _(
+        "The file is larger than this server accepts ({mb} MB).",
+        mb=f"{limit:.0f}" if limit >= 1 else f"{limit:.2g}",
+    )
+    fix = _("Split the file into smaller ones, or ask the administrator to raise the upload "
+            "limit (MAX_CONTENT_LENGTH).")  # fmt: skip
+    account = current_account()
+    if account is None or not account.may("editor"):  # the form is for editors only
+        return error_response(413, message, fix)
+    return _render(form, choices, refused={"message": message, "fix": fix}), 413
 
 
 def _render(form: dict, choices: dict, **values: object) -> str:
@@ -116,9 +157,17 @@ def _render(form: dict, choices: dict, **values: object) -> str:
     return render_template("imports.html", form=form, **choices, **values)
 
 
-def _plain(error: object, path: Path, filename: str | None) -> str:
-    """The message with the temporary path replaced by the name the user uploaded."""
-    return str(error).replace(str(path), filename or path.name)
+def _plain(text: object, path: Path, filename: str | None) -> str:
+    """The text with the temporary path replaced by the name the user uploaded."""
+    return str(text).replace(str(path), filename or path.name)
+
+
+def _refusal(error: GridmapError, path: Path, filename: str | None) -> tuple[str, str]:
+    """The web's message and fix of a refused upload, the message naming the file."""
+    message, fix = error_text(error)
+    if (message, fix) == (error.message, error.fix):  # the engine's own text names the file
+        return _plain(error, path, filename), ""
+    return where(filename, _plain(message, path, filename)), _plain(fix, path, filename)
 
 
 def _upload_dir() -> str:
