@@ -307,7 +307,7 @@ def test_incidents_outside_every_grid_are_bad_rows_only_when_asked(ws, inner_poi
     report = import_file(ws, path, "incidents", refuse_unassigned=True, skip_bad=True)
     assert report.imported == 2 and report.skipped_rows == [2, 4]
     assert "outside the street" in report.skipped[2] and "ufo_sighting" in report.skipped[4]
-    assert {p.code for p in report.skipped_problems} == {"outside_grids", ""}
+    assert {p.code for p in report.skipped_problems} == {"outside_grids", "not_allowed"}
     assert report.grid_flags == {"inside": 2}
     assert ws.incident_count() == before + 2
     assert _count(ws, "incidents", "id = 'T001'") == 0
