@@ -455,7 +455,11 @@ class PlanEditor:
         units
             The units of the new grid (the rest keep ``code``).  By default the grid is split
             into two balanced, compact halves (:func:`gridmap.partition.partition_graph`), the
-            half first in reading order (north-west) keeping ``code``.
+            half first in reading order (north-west) keeping ``code``; with the plan's range
+            (``minimum``-``maximum``), both halves are brought into it where the units allow,
+            and the split is refused when they cannot be (a grid of fewer than twice the
+            minimum, or units too coarse), naming the halves it would make.  Units given by
+            hand are split as given: the halves' ``in_range`` says how they fare.
 
         Returns
         -------
@@ -467,7 +471,8 @@ class PlanEditor:
         EditRefused
             When the grid is unknown, locked or has one unit, the units are not all in it or
             are all of it, either half would be in pieces or without households while the grid
-            had some, or the community has no grid number left.
+            had some, no split without ``units`` puts both halves in the plan's range (code
+            ``split_out_of_range``), or the community has no grid number left.
         """
         slot = self._live_slot(code)
         code = self._codes[slot]
@@ -1001,8 +1006,11 @@ class PlanEditor:
         if weights.sum() <= 0:  # a grid without households is halved by area
             weights = shape[:, 0]
         compactness = shape_inputs(sub, shape[:, 0], shape[:, 1], shape[:, 2:4])
+        bounds = self._bounds() if self._values[members, 0].sum() > 0 else None
         try:
-            halves = partition_graph(sub, weights, {code: 2}, compactness=compactness)
+            halves = partition_graph(
+                sub, weights, {code: 2}, compactness=compactness, bounds=bounds
+            )
         except GridmapError as error:
             raise EditRefused(
                 f"grid {code} cannot be split in two balanced halves: {error.message}",
@@ -1011,12 +1019,61 @@ class PlanEditor:
                 code="split_unbalanced",
                 params={"grid": code},
             ) from error
+        if bounds is not None:
+            self._refuse_out_of_range(code, weights, halves, bounds)
         geoms = np.array(
             [self._dissolve(members[halves == h]) for h in (0, 1)],
             dtype=object,
         )
         first = int(grid_order(geoms)[0])  # the north-western half keeps the code
         return members[halves != first]
+
+    def _bounds(self) -> tuple[float, float] | None:
+        """The plan's range of weight per grid, or ``None`` without one."""
+        low, high = self._context.minimum, self._context.maximum
+        if low is None and high is None:
+            return None
+        return (0.0 if low is None else float(low), math.inf if high is None else float(high))
+
+    def _refuse_out_of_range(
+        self, code: str, weights: np.ndarray, halves: np.ndarray, bounds: tuple[float, float]
+    ) -> None:
+        """Refuse a split whose halves are not both within ``bounds``, saying what would do."""
+        sums = sorted(float(weights[halves == h].sum()) for h in (0, 1))
+        low, high = bounds
+        if low <= sums[0] and sums[1] <= high:
+            return
+        total = sums[0] + sums[1]
+        word = self._weight_word()
+        span = f"{low:g}-{high:g}" if math.isfinite(high) else f"at least {low:g}"
+        if total < 2 * low:
+            reason = f"two grids of {span} {word} need at least {2 * low:g}"
+        elif total > 2 * high:
+            reason = f"two grids of {span} {word} hold at most {2 * high:g}"
+        else:
+            reason = f"its units allow no split with both halves within {span}"
+        by_hand = "choose the new grid's units by hand (split_grid(code, units=...))"
+        raise EditRefused(
+            f"grid {code} holds {total:g} {word}: {reason}. The most even split found gives "
+            f"halves of {sums[0]:g} and {sums[1]:g} {word}; a range reaching down to "
+            f"{sums[0]:g} and up to {sums[1]:g} would allow it.",
+            fix=(
+                f"merge it with a neighbour and split the merged grid, {by_hand}, or widen the "
+                "plan's range."
+                if total < 2 * low
+                else f"{by_hand}, or widen the plan's range."
+            ),
+            codes=[code],
+            code="split_out_of_range",
+            params={
+                "grid": code,
+                "total": total,
+                "halves": sums,
+                "minimum": low,
+                "maximum": high,
+                "weight": word,
+            },
+        )
 
     def _dissolve(self, members: np.ndarray) -> Any:
         if members.size == 1:

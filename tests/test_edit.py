@@ -278,13 +278,20 @@ def test_split_with_units_gives_them_the_next_free_number(toy_editor):
     assert toy_editor.labels[7] == 3 and toy_editor.labels[3] == 4
 
 
+def _merged(editor: PlanEditor, start: int = 0) -> str:
+    """Merge a grid with a neighbour of its community (a grid big enough for two in range)."""
+    code = next(c for c in editor.codes[start:] if editor.neighbours(c))
+    editor.merge_grids(code, editor.neighbours(code)[0])
+    return code
+
+
 def test_split_without_units_halves_the_grid(plan, editor):
-    sizes = {code: editor.units_of(code).size for code in editor.codes}
-    code = max(sizes, key=sizes.get)
+    before = list(editor.codes)
+    code = _merged(editor)
     members = editor.units_of(code)
     weights = plan.units["households"].to_numpy()
     community = code[:12]
-    numbers = [int(c[12:]) for c in editor.codes if c.startswith(community)]
+    numbers = [int(c[12:]) for c in before if c.startswith(community)]
     result = editor.split_grid(code)
     new = f"{community}{max(numbers) + 1:03d}"
     assert result.added == [new]
@@ -297,6 +304,50 @@ def test_split_without_units_halves_the_grid(plan, editor):
     )
     assert (halves["parts"] == 1).all()
     _assert_rules(plan, editor)
+
+
+def test_split_puts_both_halves_in_the_plan_range(toy_editor, plan, editor):
+    toy_editor.merge_grids(A, B)  # 600 households in 6 units, range 250-400
+    halves = toy_editor.split_grid(A).touched
+    assert halves["households"].tolist() == [300, 300] and halves["in_range"].all()
+    for start in (0, 30, 60):  # sample grids of two merged neighbours, range 300-500
+        code = _merged(editor, start)
+        halves = editor.split_grid(code).touched
+        assert halves["households"].between(300, 500).all(), halves[["code", "households"]]
+        assert halves["in_range"].all() and (halves["parts"] == 1).all()
+    _assert_rules(plan, editor)
+
+
+def test_split_out_of_range_is_refused_with_what_would_do(toy, toy_editor):
+    # grid B: 3 units of 100 households in a column; two grids of 250-400 need 500
+    error = _refused(
+        toy_editor,
+        lambda: toy_editor.split_grid(B),
+        f"grid {B} holds 300 households",
+        "need at least 500",
+        "halves of 100 and 200 households",
+        "down to 100 and up to 200",
+    )
+    assert error.code == "split_out_of_range" and error.codes == [B]
+    assert error.params["halves"] == [100.0, 200.0]
+    assert (error.params["minimum"], error.params["maximum"]) == (250.0, 400.0)
+    assert "merge it with a neighbour" in error.fix
+    # units given by hand are split as given, out of range or not
+    assert not toy_editor.split_grid(B, [13]).touched["in_range"].any()
+    # enough households, but units too coarse: 20 + 520 + 20 in a column (grid A)
+    units = toy.units.copy()
+    units.loc[[0, 6, 12], "households"] = [20, 520, 20]
+    coarse = Plan(units, toy.labels, gpd.GeoDataFrame(), {}, {}, graph=toy.graph,
+                  context=toy.context).with_labels(toy.labels, list(toy.grids["code"]))  # fmt: skip
+    coarse_editor = PlanEditor(coarse)
+    error = _refused(
+        coarse_editor,
+        lambda: coarse_editor.split_grid(A),
+        "holds 560 households",
+        "its units allow no split with both halves within 250-400",
+        "halves of 20 and 540 households",
+    )
+    assert "by hand" in error.fix and "merge" not in error.fix
 
 
 def test_split_refusals(toy_editor):
@@ -465,7 +516,7 @@ def test_sample_edits_keep_every_rule_and_the_totals(plan, editor):
     assert after.sum() == before.sum()
     assert after[code] == before[code] + plan.units["households"].iloc[unit]
     assert editor.grid_of(unit) == code
-    editor.split_grid(editor.codes[10])
+    editor.split_grid(_merged(editor, 10))
     target = editor.codes[20]
     other = editor.neighbours(target)[0]
     assert other[:12] == target[:12]  # neighbours never cross a community line
@@ -481,9 +532,11 @@ def test_plan_matches_with_labels_and_keeps_untouched_codes(plan, editor):
     unit, code = _movable(editor, start=5)
     source = editor.grid_of(unit)
     editor.move_units([unit], code)
-    split = editor.split_grid(editor.codes[40])
+    merged = _merged(editor, 40)
+    retired = {c for c in original if c not in editor.codes}
+    split = editor.split_grid(merged)
     new = split.added[0]
-    touched = {code, source, editor.codes[40], new}
+    touched = {code, source, merged, new, *retired}
     edited = editor.plan()
     expected = plan.with_labels(editor.labels, editor.codes)
     assert list(edited.grids["code"]) == list(expected.grids["code"]) == editor.codes
@@ -508,16 +561,16 @@ def test_sample_undo_redo_returns_to_every_state(editor):
     unit, code = _movable(editor)
     editor.move_units([unit], code)
     mid = _state(editor)[:3]
+    editor.merge_grids(code, editor.neighbours(code)[0])
     editor.split_grid(code)
     editor.lock(code)
-    editor.undo()
-    editor.undo()
+    for _ in range(3):
+        editor.undo()
     assert np.array_equal(editor.labels, mid[0]) and editor.codes == mid[1]
     editor.undo()
     assert np.array_equal(editor.labels, start[0]) and editor.codes == start[1]
-    editor.redo()
-    editor.redo()
-    editor.redo()
+    for _ in range(4):
+        editor.redo()
     assert editor.locked == {code}
 
 
