@@ -7,21 +7,23 @@ weight of every grid; :func:`settle` repeatedly applies the cheapest step per un
 removed, the violation of a grid being how far its weight lies outside ``minimum..maximum``:
 
 1. a single move of a unit out of a grid out of range, or into it;
-2. failing that, a chain of two moves out: ``u: a -> b``, then ``v: b -> c`` (``c`` may be
-   ``a``);
-3. failing that, an exchange into it: ``v: b -> a`` into the grid out of range, then
-   ``x: c -> b`` refilling the donor (``c`` may be ``a`` itself: a unit in and another out).
-   This reaches grids a single move cannot, e.g. a grid one household short whose neighbours
-   would fall out of range by giving it a whole unit;
-4. failing that, a path of up to :data:`PATH_DEPTH` moves: a unit into the grid short of the
-   range, a unit into its donor (now short in turn) from another neighbour, and so on until a
-   donor can spare one (and the same outwards for a grid over the range).  Units of ~150
-   households in grids of ~300-450 often need such a path: a grid of two units one household
-   short must get a third unit, whose donor must get one from a grid holding three.
+2. a chain of two moves out: ``u: a -> b``, then ``v: b -> c`` (``c`` may be ``a``);
+3. an exchange into it: ``v: b -> a`` into the grid out of range, then ``x: c -> b``
+   refilling the donor (``c`` may be ``a`` itself: a unit in and another out).  This reaches
+   grids a single move cannot, e.g. a grid one household short whose neighbours would fall
+   out of range by giving it a whole unit;
+4. when none of steps 1-3 helps, a path of up to :data:`PATH_DEPTH` moves: a unit into the
+   grid short of the range, a unit into its donor (now short in turn) from another neighbour,
+   and so on until a donor can spare one (and the same outwards for a grid over the range).
+   Units of ~150 households in grids of ~300-450 often need such a path: a grid of two units
+   one household short must get a third unit, whose donor must get one from a grid holding
+   three.
 
 Every step keeps every grid connected and non-empty, never moves a unit of a locked grid (or a
 fixed unit), and never moves a unit into a grid of another community; it stops when no step
-lowers the total violation.
+lowers the total violation.  Steps 1-3 compete on cost per unit of violation removed: a
+costly single move (one across a penalised barrier, one moving many households) loses to a
+cheaper chain or exchange.
 """
 
 from __future__ import annotations
@@ -150,16 +152,12 @@ def settle(board: Board, minimum: float, maximum: float) -> None:
         out = {p for p, x in board.weight.items() if viol(x) > 0}
         if not out:
             return
-        best = _best_single(board, out, viol)
-        if best is None:
-            best = _best_chain(board, out, viol)
-        if best is None:
-            best = _best_chain_in(board, out, viol)
-        if best is None:
-            best = _best_path(board, out, viol)
+        found = [f(board, out, viol) for f in (_best_single, _best_chain, _best_chain_in)]
+        found = [f for f in found if f is not None]
+        best = min(found, key=lambda f: f[0]) if found else _best_path(board, out, viol)
         if best is None:
             return
-        for u, b in best:
+        for u, b in best[1]:
             board.move(u, b)
 
 
@@ -175,6 +173,7 @@ def out_of_range(board: Board, minimum: float, maximum: float) -> list[int]:
 
 
 def _best_single(board: Board, out: set[int], viol: Callable[[float], float]):
+    """The cheapest single move out of or into a grid out of range: ``(score, moves)``."""
     best = None
     for p in sorted(out):
         candidates = set()
@@ -195,7 +194,7 @@ def _best_single(board: Board, out: set[int], viol: Callable[[float], float]):
             score = (board.move_cost(u, b) + board.step_cost) / gain
             if (best is None or score < best[0]) and board.can_leave(u):
                 best = (score, [(u, b)])
-    return None if best is None else best[1]
+    return best
 
 
 def _best_chain(board: Board, out: set[int], viol: Callable[[float], float]):
@@ -227,7 +226,7 @@ def _best_chain(board: Board, out: set[int], viol: Callable[[float], float]):
                         if (best is None or score < best[0]) and board.can_leave(v):
                             best = (score, [(u, b), (v, c)])
                 board.move(u, a)
-    return None if best is None else best[1]
+    return best
 
 
 def _best_chain_in(board: Board, out: set[int], viol: Callable[[float], float]):
@@ -268,7 +267,7 @@ def _best_chain_in(board: Board, out: set[int], viol: Callable[[float], float]):
                 if (best is None or score < best[0]) and board.can_leave(x):
                     best = (score, [(v, a), (x, b)])
             board.move(v, b)
-    return None if best is None else best[1]
+    return best
 
 
 def _best_path(
@@ -332,4 +331,4 @@ def _best_path(
     for g in sorted(out):
         x = board.weight[g]
         walk(g, viol(x + 1e-6) < viol(x), [], 0.0, {g: x}, set())
-    return None if best[0] is None else best[0][1]
+    return best[0]
