@@ -628,6 +628,17 @@ def import_plan_command(
 @_range_options
 @click.option("--lock", "locked", help="Grid codes to keep exactly as they are, comma-separated.")
 @click.option(
+    "--barriers",
+    default="default",
+    show_default=True,
+    metavar="MODE|CLASS=MODE,...",
+    help="Crossing the river (water) or an arterial road, read as by partition: forbid (no "
+    "unit moves across; a grid across keeps its larger side), penalise (a move leaving a "
+    "crossing costs households) or ignore, for both or per class (water=forbid,"
+    "arterial=penalise). default: forbid the river where each community's land allows it, "
+    "penalise arterials.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
@@ -643,6 +654,7 @@ def redraw_command(
     minimum: float,
     maximum: float,
     locked: str | None,
+    barriers: str,
     out: Path,
     force: bool,
 ) -> None:
@@ -654,9 +666,11 @@ def redraw_command(
     plan's metrics.
     """
     from gridmap import io
+    from gridmap.partition import resolve_barriers
     from gridmap.plan import read_plan, write_plan
     from gridmap.redraw import redraw
 
+    modes = resolve_barriers(barriers)  # a typo is refused before any work
     _check_out(out, force)
     before = read_plan(previous, id_column=id_column)
     layers = io.read_workspace(workspace)
@@ -664,7 +678,7 @@ def redraw_command(
     with _progress(f"Redrawing {previous.name}") as advance:
         result = redraw(
             layers, before, weight=weight, target=target, minimum=minimum, maximum=maximum,
-            locked=codes, progress=advance,
+            locked=codes, progress=advance, barriers=modes,
         )  # fmt: skip
     _print_problems(result.problems)
     click.echo(

@@ -464,6 +464,68 @@ def sides_graph(graph: Any, side: np.ndarray, forbidden: list[int] | tuple[int, 
     )
 
 
+def apply_barriers(
+    graph: Any,
+    weights: np.ndarray,
+    land: np.ndarray,
+    modes: Mapping[str, str],
+    fits: Callable[[str, list[float]], list[int] | int],
+    crossing_weight: Mapping[str, float] | None = None,
+) -> tuple[Any, dict[int, float], np.ndarray | None, list[tuple[str, str, float]]]:
+    """Carry out barrier modes (see :func:`resolve_barriers`) on a unit graph.
+
+    Forbidden classes split every group into its sides (:func:`barrier_sides` with ``fits``,
+    then :func:`sides_graph`); forbidden and penalised classes cost ``crossing_weight`` when
+    left inside a grid, except the forbidden edges that join the river's own units to a side
+    standing alone (no grid can cross there).  The partitioner and the redraw share this.
+
+    Parameters
+    ----------
+    graph
+        The unit graph.
+    weights
+        ``(n,)`` unit weights.
+    land
+        ``(n,)`` bool, False for the water units.
+    modes
+        Class name -> ``forbid``, ``penalise`` or ``ignore``.
+    fits
+        The rule of :func:`barrier_sides`: which sides can stand alone.
+    crossing_weight
+        Class name -> cost of a crossing (:data:`DEFAULT_CROSSING_WEIGHT` by default).
+
+    Returns
+    -------
+    graph
+        The graph to partition: with the sides as groups when a class is forbidden.
+    penalty : dict
+        ``BARRIER_*`` class -> cost of one of its edges inside a grid (per metre).
+    free : numpy.ndarray or None
+        Bool mask over the returned graph's edges that cost nothing whatever their class.
+    joined : list
+        The forced crossings of :func:`barrier_sides`.
+    """
+    weight_of = dict(DEFAULT_CROSSING_WEIGHT)
+    weight_of.update(crossing_weight or {})
+    forbidden = [BARRIER_CLASSES[c] for c, mode in modes.items() if mode == "forbid"]
+    penalty = {
+        BARRIER_CLASSES[c]: float(weight_of[c])
+        for c, mode in modes.items()
+        if mode in ("forbid", "penalise")
+    }
+    free = None
+    joined: list[tuple[str, str, float]] = []
+    if forbidden and np.isin(graph.barrier, forbidden).any():
+        side, _, joined = barrier_sides(graph, weights, land, forbidden, fits)
+        graph = sides_graph(graph, side, forbidden)
+        # A forbidden edge left in a side joins the river's own units to it, unless the
+        # community had to be joined across: there grids may cross, and crossing costs.
+        crossed = {community for community, _, _ in joined}
+        alone = np.array([name not in crossed for name in graph.group_names], dtype=bool)
+        free = np.isin(graph.barrier, forbidden) & alone[graph.groups[graph.edges[:, 0]]]
+    return graph, penalty, free, joined
+
+
 def partition_graph(
     graph: Any,
     weights: np.ndarray,

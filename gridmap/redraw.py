@@ -19,6 +19,12 @@ within the allowed range of households:
    chains of two, exchanges, paths), choosing at each step the one that removes the most
    excess per household moved, and preferring to send units back to the grid they were in.
 
+Barriers (the river, arterial roads) are handled as by the partitioner (``barriers``, see
+:func:`gridmap.partition.resolve_barriers`): a forbidden class splits each community into its
+sides (:func:`gridmap.partition.apply_barriers`), which then act as communities do above (a
+grid across the river keeps its larger side; no unit moves across); a penalised class makes
+every move that leaves more of it inside a grid cost households (see :data:`CROSSING_SCALE`).
+
 Grids that survive keep their codes; new grids get the next free number in their community.
 """
 
@@ -35,10 +41,14 @@ import pandas as pd
 import shapely
 
 from gridmap.errors import InputError, Problem
+from gridmap.partition import apply_barriers, resolve_barriers
 from gridmap.plan import (
     Plan,
     PlanFile,
+    _crossing_problem,
+    _land,
     _measure,
+    _side_fits,
     overlap_codes,
     prepare_street,
 )
@@ -53,6 +63,13 @@ CUT_SHARE = 0.05
 
 #: Area (m²) of a drawn grid in another community, beyond slivers, that counts as crossing.
 CROSSING_M2 = 100.0
+
+#: In redraw, a penalised barrier left inside a grid along one mean grid perimeter (four times
+#: the square root of the street's area per grid) costs its class's crossing weight
+#: (:data:`gridmap.partition.DEFAULT_CROSSING_WEIGHT`) times this many target grids of
+#: households moved: where the partitioner trades a grid's Polsby-Popper, redraw trades a
+#: grid's worth of households.
+CROSSING_SCALE = 1.0
 
 
 # ------------------------------------------------------------------------------- import
@@ -252,6 +269,49 @@ def _unit_neighbours(graph: Any) -> tuple[list[list[int]], list[list[float]]]:
             lens[a].append(length)
             lens[b].append(length)
     return nbrs, lens
+
+
+def _move_neighbours(
+    graph: Any,
+    sides: Any,
+    edge_cost: np.ndarray,
+    old_codes: np.ndarray,
+    locked: Iterable[str],
+) -> tuple[list[list[int]], list[list[float]], list[list[float]]]:
+    """Adjacency lists along which redraw may move units: neighbours, lengths, crossing costs.
+
+    The edges of ``sides`` (the unit graph with each community's barrier sides as groups, see
+    :func:`gridmap.partition.apply_barriers`) inside a side, with their cost ``edge_cost``, and
+    the community's edges inside a locked grid (which stays whole as it was, even across a
+    forbidden barrier; they cost nothing: it never changes).
+    """
+    nbrs: list[list[int]] = [[] for _ in range(graph.n)]
+    lens: list[list[float]] = [[] for _ in range(graph.n)]
+    pens: list[list[float]] = [[] for _ in range(graph.n)]
+    side = sides.groups
+
+    def add(a: int, b: int, length: float, cost: float) -> None:
+        nbrs[a].append(b)
+        nbrs[b].append(a)
+        lens[a].append(length)
+        lens[b].append(length)
+        pens[a].append(cost)
+        pens[b].append(cost)
+
+    for (a, b), length, cost in zip(
+        sides.edges.tolist(), sides.length.tolist(), edge_cost.tolist(), strict=True
+    ):
+        if side[a] == side[b]:
+            add(a, b, length, cost)
+    keep = set(locked)
+    if keep:
+        groups = graph.groups
+        known = {(a, b) for a, row in enumerate(nbrs) for b in row}
+        for (a, b), length in zip(graph.edges.tolist(), graph.length.tolist(), strict=True):
+            same = groups[a] == groups[b] and old_codes[a] == old_codes[b]
+            if same and old_codes[a] in keep and (a, b) not in known:
+                add(a, b, length, 0.0)
+    return nbrs, lens, pens
 
 
 def _previous_codes(
@@ -572,11 +632,13 @@ class _Board(Board):
         home: list[int],
         nbrs: list[list[int]],
         community: np.ndarray,
+        pen: list[list[float]] | None = None,
     ) -> None:
         super().__init__(labels, w.tolist(), nbrs, community.tolist())
         self.names = names
         self.cost = cost.tolist()
         self.home = home  # previous label of each unit (-1: none)
+        self.pen = pen  # per neighbour: households a barrier edge costs inside a grid
 
     def new_label(self, name: str) -> int:
         self.names.append(name)
@@ -586,15 +648,27 @@ class _Board(Board):
         return label
 
     def move_cost(self, u: int, b: int) -> float:
-        """Change in households moved if ``u`` goes to ``b``."""
+        """Change in households moved if ``u`` goes to ``b``, plus penalised crossings."""
         home, a = self.home[u], self.lab[u]
-        if home < 0:
+        moved = 0.0
+        if home >= 0 and b == home:
+            moved = -self.cost[u]
+        elif home >= 0 and a == home:
+            moved = self.cost[u]
+        return moved + self.crossing_change(u, b)
+
+    def crossing_change(self, u: int, b: int) -> float:
+        """Change of the penalised barrier cost left inside grids if ``u`` goes to ``b``."""
+        if self.pen is None:
             return 0.0
-        if b == home:
-            return -self.cost[u]
-        if a == home:
-            return self.cost[u]
-        return 0.0
+        a, lab = self.lab[u], self.lab
+        change = 0.0
+        for v, c in zip(self.nbrs[u], self.pen[u], strict=True):
+            if c and lab[v] == b:
+                change += c
+            elif c and lab[v] == a:
+                change -= c
+        return change
 
 
 def _grid_number(name: str) -> int | None:
@@ -621,6 +695,7 @@ def redraw(
     maximum: float = 500,
     locked: Iterable[str] = (),
     progress: Callable[[int, int, str], None] | None = None,
+    barriers: str | Mapping[str, str] | None = None,
 ) -> Redraw:
     """Bring a previous plan back into range while moving as few households as possible.
 
@@ -638,22 +713,31 @@ def redraw(
         Codes of grids that must stay exactly as they are.
     progress
         Called as ``progress(step, steps, label)``.
+    barriers
+        How grids treat the river (``water``) and arterial roads (``arterial``), with the
+        values and defaults of :func:`gridmap.plan.make_plan`: ``"forbid"`` (no unit moves
+        across; a grid of the previous plan across the barrier keeps its larger side, unless a
+        side of its community cannot hold whole grids in range on its own: then a warning),
+        ``"penalise"`` (a move leaving more of the barrier inside a grid costs households, see
+        :data:`CROSSING_SCALE`) or ``"ignore"``; one mode for both or per class.  Default:
+        forbid the river, penalise arterials.
 
     Returns
     -------
     Redraw
+        Its plan records the barrier modes in ``parameters["barriers"]``.
 
     Raises
     ------
     InputError
-        When a community cannot be given a whole number of grids in range, or a locked code is
-        not in the previous plan.
+        When a community cannot be given a whole number of grids in range, a locked code is
+        not in the previous plan, or ``barriers`` names an unknown class or mode.
     """
+    modes = resolve_barriers(barriers)  # a typo is refused before any work
     units, graph, context, plan_file = _read_context(
         layers, previous, weight, target, minimum, maximum, progress
     )
     gdf = units.gdf
-    nbrs, lens = _unit_neighbours(graph)
     old_codes, building_codes = _previous_codes(units, layers, plan_file)
     community = gdf["community"].astype(str).to_numpy()
     w = gdf[weight].to_numpy(dtype=float)
@@ -666,33 +750,42 @@ def redraw(
             f"cannot lock {_listing(unknown)}: not grids of the previous plan.",
             fix=f"lock codes among {_listing(previous_names)}.",
         )
+    problems: list[Problem] = []
+    sides, edge_cost = _barrier_rules(graph, gdf, w, modes, weight, target, minimum, maximum,
+                                      problems)  # fmt: skip
+    nbrs, lens, pens = _move_neighbours(graph, sides, edge_cost, old_codes, locked)
+    # a region is a community, or one side of it when a barrier is forbidden
+    region = np.asarray(sides.groups, dtype=np.int64)
+    community_of = {int(r): community[u] for u, r in enumerate(region.tolist())}
     codes = old_codes.copy()
-    # 1. nesting: a grid keeps its part in the community holding most of its weight
-    frame = pd.DataFrame({"code": codes, "community": community, "w": w + 1e-6})
+    # 1. nesting: a grid keeps its part in the region holding most of its weight (a locked
+    # grid only its part in the community holding most)
+    frame = pd.DataFrame({"code": codes, "region": region, "w": w + 1e-6})
     frame = frame[frame["code"].notna()]
     main = (
-        frame.groupby(["code", "community"])["w"].sum().reset_index()
-        .sort_values(["code", "w", "community"], ascending=[True, False, True])
-        .drop_duplicates("code").set_index("code")["community"]
+        frame.groupby(["code", "region"])["w"].sum().reset_index()
+        .sort_values(["code", "w", "region"], ascending=[True, False, True])
+        .drop_duplicates("code").set_index("code")["region"]
     )  # fmt: skip
     for u in range(len(codes)):
-        if codes[u] is not None and main[codes[u]] != community[u]:
-            codes[u] = None
-    home_codes = old_codes.copy()
-    home_codes[[c is None for c in codes]] = None
+        if codes[u] is None or main[codes[u]] == region[u]:
+            continue
+        if codes[u] in locked and community_of[int(main[codes[u]])] == community[u]:
+            continue
+        codes[u] = None
     codes = _fill_from_neighbours(codes, nbrs, lens)
     taken = set(previous_names)
-    for comm in sorted(set(community[[c is None for c in codes]])):
-        code = _next_code(comm, taken)  # a community left with no grid at all
+    for r in sorted(set(region[[c is None for c in codes]].tolist())):
+        code = _next_code(community_of[r], taken)  # a region left with no grid at all
         taken.add(code)
-        codes[(community == comm) & np.array([c is None for c in codes])] = code
+        codes[(region == r) & np.array([c is None for c in codes])] = code
     names = sorted({str(c) for c in codes})
     index = {c: i for i, c in enumerate(names)}
     labels = [index[str(c)] for c in codes]
     home = [index.get(str(c), -1) if c is not None else -1 for c in old_codes]
-    board = _Board(labels, names, w, cost, home, nbrs, community)
+    costly = pens if edge_cost.any() else None
+    board = _Board(labels, names, w, cost, home, nbrs, region, costly)
     board.locked = {index[c] for c in locked if c in index}
-    problems: list[Problem] = []
     # 2. contiguity: a grid keeps its piece with most previous households
     for p in list(board.members):
         comps = board.components(p)
@@ -700,13 +793,15 @@ def redraw(
             comps.sort(key=lambda c: (sum(cost[u] for u in c), sum(w[u] for u in c), len(c)))
             for comp in comps[:-1]:
                 _reattach(board, comp)
-    # 3. grids per community, then 4. balance
-    for comm in sorted(set(community)):
-        _fit_count(board, comm, minimum, maximum, target, taken, problems)
-    settle(board, minimum, maximum)
-    for comm in sorted(set(community)):
-        _fit_count(board, comm, minimum, maximum, target, taken, problems)
-    settle(board, minimum, maximum)
+    # 3. grids per region, then 4. balance
+    split = {c for c in community_of.values() if list(community_of.values()).count(c) > 1}
+    where = {r: f"one side of community {c} (a forbidden barrier runs through it)"
+             if c in split else None for r, c in community_of.items()}  # fmt: skip
+    for _ in range(2):
+        for r in sorted(community_of):
+            _fit_count(board, r, community_of[r], minimum, maximum, target, taken, problems,
+                       where[r])  # fmt: skip
+        settle(board, minimum, maximum)
     # the plan, with surviving codes kept
     used = sorted(board.members)
     relabel = {p: i for i, p in enumerate(used)}
@@ -716,7 +811,8 @@ def redraw(
         gdf, final, context, codes=final_codes, graph=graph,
         building_unit=units.building_unit, household_unit=units.household_unit,
         parameters={"redrawn_from": plan_file.source, "weight": weight, "target": target,
-                    "minimum": minimum, "maximum": maximum, "locked": locked},
+                    "minimum": minimum, "maximum": maximum, "locked": locked,
+                    "barriers": modes},
     )  # fmt: skip
     result = _compare(plan, layers, building_codes, previous_names)
     problems += [p for p in units.problems if p.severity != "info"]
@@ -735,6 +831,43 @@ def redraw(
     result.problems = problems
     plan.problems = problems
     return result
+
+
+def _barrier_rules(
+    graph: Any,
+    gdf: gpd.GeoDataFrame,
+    w: np.ndarray,
+    modes: Mapping[str, str],
+    weight: str,
+    target: float,
+    minimum: float,
+    maximum: float,
+    problems: list[Problem],
+) -> tuple[Any, np.ndarray]:
+    """The graph redraw moves units on (barrier sides as groups) and the cost of its edges.
+
+    Forbidden and penalised classes are applied as by the partitioner
+    (:func:`gridmap.partition.apply_barriers`, with its rule for which sides stand alone);
+    forced crossings are added to ``problems``.  The cost of a penalised edge inside a grid
+    is in households: its length over the mean grid perimeter, times its class's crossing
+    weight, times :data:`CROSSING_SCALE` target grids.
+    """
+    request = {"target": target, "minimum": minimum, "maximum": maximum}
+    sides, penalty, free, joined = apply_barriers(
+        graph, w, _land(gdf), modes, _side_fits({}, request)
+    )
+    for community, what, side_weight in joined:
+        problems.append(_crossing_problem(community, what, side_weight, weight, request))
+    barrier = np.asarray(sides.barrier, dtype=np.int64)
+    per_metre = np.zeros(len(barrier))
+    for cls, value in penalty.items():
+        per_metre[barrier == cls] = value
+    if free is not None:
+        per_metre[free] = 0.0
+    grids = max(1.0, float(w.sum()) / target)
+    perimeter = 4 * math.sqrt(max(float(gdf.area.sum()), 1.0) / grids)
+    scale = CROSSING_SCALE * target / perimeter
+    return sides, np.asarray(sides.length, dtype=np.float64) * per_metre * scale
 
 
 def _old_households(
@@ -770,39 +903,44 @@ def _reattach(board: _Board, comp: set[int]) -> None:
 
 def _fit_count(
     board: _Board,
+    region: int,
     comm: str,
     minimum: float,
     maximum: float,
     target: float,
     taken: set[str],
     problems: list[Problem],
+    where: str | None = None,
 ) -> None:
-    """Add or merge grids until the community has a number of grids that can all be in range.
+    """Add or merge grids until a region has a number of grids that can all be in range.
 
-    A count that can work is kept; otherwise the community gets the count nearest
-    ``total / target``: new grids are carved out of the fullest grid, surplus grids merged away.
+    A region is community ``comm`` or, with a forbidden barrier, one side of it (``where``
+    names it in messages).  A count that can work is kept; otherwise the region gets the
+    count nearest ``total / target``: new grids are carved out of the fullest grid, surplus
+    grids merged away.  New grids are numbered in ``comm``.
     """
-    grids = _grids_of(board, comm)
+    where = where or f"community {comm}"
+    grids = _grids_of(board, region)
     total = sum(board.weight[p] for p in grids)
     if total <= 0:
         return
     low = max(1, math.ceil(total / maximum - 1e-9))
     high = max(low, math.floor(total / minimum + 1e-9))
     if low > math.floor(total / minimum + 1e-9):
-        problems.append(
-            Problem(
-                "warning",
-                f"community {comm} has {total:g} households: no whole number of grids puts every "
-                f"grid within {minimum:g}-{maximum:g}.",
-                "widen the range for this community.",
-            )
+        problem = Problem(
+            "warning",
+            f"{where} has {total:g} households: no whole number of grids puts every "
+            f"grid within {minimum:g}-{maximum:g}.",
+            "widen the range for this community.",
         )
+        if problem not in problems:  # the counts are fitted twice
+            problems.append(problem)
     if all(minimum <= board.weight[p] <= maximum for p in grids):
         return  # nothing to mend here
     # a grid left nearly empty (its blocks torn down) goes, when the others can take its share
     band = ((minimum + target) / 2, (target + maximum) / 2)
     for _ in range(len(grids)):
-        grids = _grids_of(board, comm)
+        grids = _grids_of(board, region)
         empty = [p for p in grids if board.weight[p] < minimum / 2 and p not in board.locked]
         if not empty or len(grids) - 1 < low or total / (len(grids) - 1) > band[1]:
             break
@@ -810,12 +948,12 @@ def _fit_count(
             break
     # keep the count when its mean grid is comfortably in range, else go to the count
     # nearest the target (fewer splits would leave every grid near the limit)
-    grids = _grids_of(board, comm)
+    grids = _grids_of(board, region)
     wanted = len(grids)
     if not (low <= wanted <= high and band[0] <= total / wanted <= band[1]):
         wanted = min(max(round(total / target), low), high)
     for _ in range(len(board.lab)):
-        grids = _grids_of(board, comm)
+        grids = _grids_of(board, region)
         if len(grids) < wanted:
             free = [p for p in grids if p not in board.locked and len(board.members[p]) > 1]
             if not free:
@@ -828,7 +966,7 @@ def _fit_count(
                 # no grid is big enough to split into two in range (every grid grew a little):
                 # the new grid takes a little from each of several
                 total = sum(board.weight[p] for p in grids)
-                carved = _carve_across(board, comm, total / (len(grids) + 1), name, free)
+                carved = _carve_across(board, total / (len(grids) + 1), name, free)
             else:
                 carved = _carve(board, fullest, share, name)
             if not carved:
@@ -842,9 +980,9 @@ def _fit_count(
             return
 
 
-def _grids_of(board: _Board, comm: str) -> list[int]:
-    """Labels of the grids of community ``comm``."""
-    return [p for p in board.members if board.community[next(iter(board.members[p]))] == comm]
+def _grids_of(board: _Board, region: Any) -> list[int]:
+    """Labels of the grids of a region (the board's community of their units)."""
+    return [p for p in board.members if board.community[next(iter(board.members[p]))] == region]
 
 
 def _carve(board: _Board, p: int, share: float, name: str) -> bool:
@@ -891,7 +1029,7 @@ def _carve(board: _Board, p: int, share: float, name: str) -> bool:
     return True
 
 
-def _carve_across(board: _Board, comm: str, share: float, name: str, free: list[int]) -> bool:
+def _carve_across(board: _Board, share: float, name: str, free: list[int]) -> bool:
     """Cut a new grid of about ``share`` from several full grids, each giving a little.
 
     When every grid has grown (no new compound to carve out of one), a new grid where several

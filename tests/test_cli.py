@@ -203,3 +203,58 @@ def test_options_that_would_be_ignored_are_refused(sample_workspace):
 def test_sample_must_be_written_as_a_geopackage(tmp_path):
     result = CliRunner().invoke(cli, ["sample", "--out", str(tmp_path / "s.geojson")])
     assert result.exit_code == 2 and ".gpkg" in result.output
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["default", "ignore", "PENALIZE", "water=ignore", "arterial=forbid, water=penalise"],
+)
+def test_redraw_reads_barriers_as_partition_does(monkeypatch, sample_workspace, tmp_path, text):
+    """Both commands hand the engine the modes of gridmap.partition.resolve_barriers."""
+    from gridmap import plan, redraw
+    from gridmap.errors import GridmapError
+    from gridmap.partition import resolve_barriers
+
+    given = {}
+
+    def catch(name):
+        def engine(*args, barriers=None, **kwargs):
+            given[name] = barriers
+            raise GridmapError("stopped by the test")
+
+        return engine
+
+    monkeypatch.setattr(plan, "make_plan", catch("partition"))
+    monkeypatch.setattr(redraw, "redraw", catch("redraw"))
+    previous = tmp_path / "today.geojson"
+    previous.write_text(
+        json.dumps({"type": "FeatureCollection", "features": [{"type": "Feature",
+            "properties": {"code": "001"}, "geometry": {"type": "Polygon",
+            "coordinates": [[[104.0, 30.6], [104.1, 30.6], [104.1, 30.7], [104.0, 30.6]]]}}]}),
+        encoding="utf-8",
+    )  # fmt: skip
+    out = str(tmp_path / "p.gpkg")
+    for args in (
+        ["partition", str(sample_workspace)],
+        ["redraw", str(sample_workspace), "--from", str(previous)],
+    ):
+        result = CliRunner().invoke(cli, [*args, "--barriers", text, "--out", out])
+        assert "stopped by the test" in result.output, result.output
+    assert given["partition"] == given["redraw"] == resolve_barriers(text)
+
+
+@pytest.mark.parametrize("text", ["never", "road=forbid", "water=sometimes"])
+def test_redraw_refuses_bad_barriers_as_partition_does(sample_workspace, tmp_path, text):
+    """A typo is refused by both commands with the same message, before any work."""
+    previous = tmp_path / "missing.gpkg"  # never read: the option is checked first
+    out = tmp_path / "p.gpkg"
+    messages = []
+    for args in (
+        ["partition", str(sample_workspace)],
+        ["redraw", str(sample_workspace), "--from", str(previous)],
+    ):
+        result = CliRunner().invoke(cli, [*args, "--barriers", text, "--out", str(out)])
+        assert result.exit_code == 2 and "unknown barrier" in result.output, result.output
+        assert "Traceback" not in result.output and not out.exists()
+        messages.append(result.output)
+    assert messages[0] == messages[1]

@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from gridmap import io
 from gridmap.cli import cli
 from gridmap.errors import InputError
+from gridmap.graph import BARRIER_ARTERIAL
+from gridmap.metrics import barrier_crossings
 from gridmap.plan import make_plan, read_plan, write_plan
 from gridmap.redraw import households_moved, import_plan, redraw
 from gridmap.sample import add_compound
@@ -137,6 +139,66 @@ def test_redraw_from_drawn_polygons_without_assignments(grown, sample_plan):
     _nested_and_whole(result.plan)
     assert result.new_households == 0  # no assignments: every building counts as listed
     assert result.households_moved < 0.1 * result.households_before
+
+
+@pytest.fixture(scope="module")
+def thinned(sample_layers, sample_plan, plan_file):
+    """Half the buildings torn down in every grid that meets another along an arterial road."""
+    graph, labels = sample_plan.graph, sample_plan.labels
+    a, b = labels[graph.edges[:, 0]], labels[graph.edges[:, 1]]
+    along = (graph.barrier == BARRIER_ARTERIAL) & (a != b)
+    codes = sample_plan.grids["code"].to_numpy()[np.unique(np.r_[a[along], b[along]])]
+    assert len(codes) >= 5
+    gone = []
+    for code in codes:
+        ids = sorted(plan_file.assignments.index[plan_file.assignments == code])
+        gone += ids[: len(ids) // 2]
+    layers = dict(sample_layers)
+    buildings = layers["buildings"].copy()
+    buildings.loc[buildings["id"].astype(str).isin(gone), "households"] = 0
+    layers["buildings"] = buildings
+    homes = layers["households"]
+    layers["households"] = homes[~homes["building_id"].astype(str).isin(gone)]
+    return layers
+
+
+def _crossing_with_households(plan) -> int:
+    """Grids whose units with households are linked only across an arterial road."""
+    homes = plan.units["households"].to_numpy() > 0
+    return int(barrier_crossings(plan.graph, plan.labels, homes, BARRIER_ARTERIAL).sum())
+
+
+def test_a_forbidden_barrier_stops_moves_across_it(thinned, plan_file):
+    # the previous plan has no grid holding households on both sides of an arterial
+    assert _crossing_with_households(import_plan(thinned, plan_file).plan) == 0
+    free = redraw(thinned, plan_file, barriers="ignore")
+    assert _crossing_with_households(free.plan) >= 1  # ignored, a unit moves across
+    kept = redraw(thinned, plan_file, barriers="arterial=forbid")
+    assert kept.plan.parameters["barriers"] == {"water": "forbid", "arterial": "forbid"}
+    assert _crossing_with_households(kept.plan) == 0
+    _nested_and_whole(kept.plan)
+    assert kept.plan.summary["in_range_share"] >= free.plan.summary["in_range_share"]
+    # the only crossings left join land without households, and a warning names each
+    crossed = kept.plan.grids.loc[kept.plan.grids["crosses_arterial"], "group"]
+    warned = [p.message for p in kept.problems if "across an arterial road" in p.message]
+    assert warned and all("land without households" in m for m in warned)
+    assert set(crossed) <= {m.split()[1] for m in warned}
+
+
+def test_redraw_forbids_the_river_by_default(sample_layers):
+    across = make_plan(sample_layers, barriers="ignore")
+    assert across.summary["grids_crossing_water"] >= 1
+    previous = across.grids[["code", "geometry"]]
+    assert (
+        redraw(sample_layers, previous, barriers="ignore").plan.summary["grids_crossing_water"]
+        == across.summary["grids_crossing_water"]
+    )
+    result = redraw(sample_layers, previous)  # a grid across keeps its larger side
+    assert result.plan.parameters["barriers"] == {"water": "forbid", "arterial": "penalise"}
+    assert result.plan.summary["grids_crossing_water"] == 0
+    assert result.plan.summary["in_range_share"] == 1.0
+    _nested_and_whole(result.plan)
+    assert 0 < result.households_moved < 0.1 * result.households_before
 
 
 def test_households_moved_matches_renamed_grids():
