@@ -212,6 +212,8 @@ def _no_incident(incident_id: str) -> InputError:
     return InputError(
         f"there is no incident {incident_id!r} in the workspace.",
         fix="check the id (gridmap incidents WORKSPACE list shows them).",
+        code="unknown_incident",
+        params={"incident": incident_id},
     )
 
 
@@ -279,12 +281,22 @@ def transition(
         For an unknown incident or status, or ``at`` before the report.
     StoreError
         When the current status does not allow the move (nothing is changed).
+
+    The refusals carry a ``code`` and ``params`` (:class:`gridmap.errors.GridmapError`):
+    ``unknown_status`` (``to``, ``statuses``; ``reason`` ``"empty"`` for an empty status),
+    ``unknown_incident`` (``incident``), ``transition_refused`` (``incident``, ``status``,
+    ``to``, ``next``: the allowed next statuses; ``reason`` ``"final"`` when there is none),
+    ``before_report`` (``incident``, ``at``, ``reported``) and ``incident_changed``
+    (``incident``, ``to``).
     """
     incident_id = str(incident_id)
     if to_status not in INCIDENT_TRANSITIONS:
+        params = {"to": to_status, "statuses": list(INCIDENT_TRANSITIONS)}
         raise InputError(
             f"{to_status!r} is not an incident status.",
             fix=f"use one of: {', '.join(INCIDENT_TRANSITIONS)}.",
+            code="unknown_status",
+            params={**params, "reason": "" if to_status else "empty"},
         )
     stamp = now() if at is None else _iso(_stamp(at, "at"))
     who = actor or ws.actor
@@ -306,6 +318,14 @@ def transition(
                     if allowed
                     else "report a new incident if the matter came back."
                 ),
+                code="transition_refused",
+                params={
+                    "incident": incident_id,
+                    "status": current,
+                    "to": to_status,
+                    "next": list(allowed),
+                    "reason": "" if allowed else "final",
+                },
             )
         if at is not None and reported is not None:
             reported_stamp = _times(pd.Series([reported])).iloc[0]
@@ -313,6 +333,8 @@ def transition(
                 raise InputError(
                     f"at={stamp} is before incident {incident_id} was reported ({reported}).",
                     fix="give a time after the report.",
+                    code="before_report",
+                    params={"incident": incident_id, "at": stamp, "reported": reported},
                 )
         sets = [f"{STATUS_TIME_COLUMNS[to_status]} = :at", "status = :to", "updated_at = :at"]
         if current == "resolved" and to_status == "in_progress":
@@ -325,6 +347,8 @@ def transition(
             raise StoreError(
                 f"incident {incident_id} changed while it was being moved to {to_status}.",
                 fix="try again.",
+                code="incident_changed",
+                params={"incident": incident_id, "to": to_status},
             )
         cur = con.execute(
             "INSERT INTO gridmap_incident_events (incident_id, from_status, to_status, at, "
@@ -376,6 +400,10 @@ def escalate(ws: Workspace, incident_id: str, *, actor: str | None = None, note:
         For an unknown incident.
     StoreError
         When it is already handled by the street, or is closed, rejected or a duplicate.
+
+    The refusals carry a ``code`` and ``params``: ``unknown_incident`` (``incident``),
+    ``escalate_final`` (``incident``, ``status``), ``unknown_level`` (``incident``, ``level``,
+    ``levels``) and ``highest_level`` (``incident``, ``level``).
     """
     incident_id = str(incident_id)
     who = actor or ws.actor
@@ -390,17 +418,23 @@ def escalate(ws: Workspace, incident_id: str, *, actor: str | None = None, note:
             raise StoreError(
                 f"incident {incident_id} is {status}: a final incident is not escalated.",
                 fix="report a new incident if the matter needs more handling.",
+                code="escalate_final",
+                params={"incident": incident_id, "status": status},
             )
         if level not in HANDLING_LEVELS:
             raise StoreError(
                 f"incident {incident_id} has an unknown handling level {level!r}.",
                 fix=f"set handling_level to one of: {', '.join(HANDLING_LEVELS)}.",
+                code="unknown_level",
+                params={"incident": incident_id, "level": level, "levels": list(HANDLING_LEVELS)},
             )
         step = HANDLING_LEVELS.index(level)
         if step == len(HANDLING_LEVELS) - 1:
             raise StoreError(
                 f"incident {incident_id} is already handled by the {level}, the highest level.",
                 fix="handle it at the street level.",
+                code="highest_level",
+                params={"incident": incident_id, "level": level},
             )
         new = HANDLING_LEVELS[step + 1]
         stamp = now()
@@ -467,6 +501,7 @@ def _query(
     until: Any,
     level: str | Iterable[str] | None,
     open_only: bool,
+    ids: str | Iterable[str] | None = None,
 ) -> tuple[list[str], list[Any], pd.Timestamp | None, pd.Timestamp | None]:
     """The SQL conditions and bound values of the filters, and the ``since``/``until`` stamps.
 
@@ -477,9 +512,11 @@ def _query(
     categories = _choices(category, "category", None)
     levels = _choices(level, "handling level", HANDLING_LEVELS)
     grids = _choices(grid, "grid", None)
+    wanted = _choices(ids, "id", None)
     where: list[str] = []
     params: list[Any] = []
     for column, values in (
+        ("id", wanted),
         ("status", statuses),
         ("category", categories),
         ("handling_level", levels),
@@ -545,6 +582,7 @@ def incidents(
     until: Any = None,
     level: str | Iterable[str] | None = None,
     open_only: bool = False,
+    ids: str | Iterable[str] | None = None,
     newest_first: bool = False,
     limit: int | None = None,
     offset: int = 0,
@@ -569,6 +607,11 @@ def incidents(
         times with a UTC offset are converted to local time).
     open_only
         Keep only open incidents (:data:`gridmap.store.OPEN_STATUSES`).
+    ids
+        Keep the incidents with these ``id`` values (one or several; ids not stored are left
+        out): one incident is read through the index on ``id``, not the whole table.  Each id
+        is a bound value of the query, so at most SQLite's limit of bound values (32,766
+        since SQLite 3.32) may be asked for at once.
     newest_first
         Order by ``reported_at`` then ``id``, both descending (incidents without
         ``reported_at`` first), instead of ascending (those last).
@@ -589,7 +632,7 @@ def incidents(
         For an unknown status, category or level, a bad date, or a negative ``limit`` or
         ``offset``.
     """
-    where, params, first, last = _query(status, category, grid, since, until, level, open_only)
+    where, params, first, last = _query(status, category, grid, since, until, level, open_only, ids)
     limit, offset = _paging(limit, offset)
     con = ws.connect()
     if _canonical_times(con, where, params):
@@ -631,6 +674,7 @@ def incident_count(
     until: Any = None,
     level: str | Iterable[str] | None = None,
     open_only: bool = False,
+    ids: str | Iterable[str] | None = None,
 ) -> int:
     """How many incidents :func:`incidents` keeps with these filters, counted in SQLite.
 
@@ -642,13 +686,13 @@ def incident_count(
     InputError
         For an unknown status, category or level, or a bad date.
     """
-    where, params, first, last = _query(status, category, grid, since, until, level, open_only)
+    where, params, first, last = _query(status, category, grid, since, until, level, open_only, ids)
     con = ws.connect()
     if (first is not None or last is not None) and not _canonical_times(con, where, params):
         return len(
             incidents(
                 ws, status=status, category=category, grid=grid, since=since, until=until,
-                level=level, open_only=open_only,
+                level=level, open_only=open_only, ids=ids,
             )
         )  # fmt: skip
     where, params = _time_bounds(where, params, first, last)

@@ -457,6 +457,70 @@ def test_a_page_has_the_whole_rows(ws, recent):
     assert page.geometry.equals(gpd.GeoSeries(same.geometry.to_numpy(), crs=4326))
 
 
+def _as_values(frame):
+    """A frame's columns as plain values, to compare rows read by different queries."""
+    table = pd.DataFrame(frame.drop(columns="geometry")).astype(object)
+    return table.where(table.notna(), None)
+
+
+def test_the_ids_filter_gives_the_rows_of_the_whole_table(ws, recent):
+    whole = incidents(ws).set_index("id")
+    chosen = [recent[0], "E000200", "E000013"]
+    for incident_id in chosen:
+        one = incidents(ws, ids=incident_id)  # one id, as text
+        assert one["id"].tolist() == [incident_id]
+        pd.testing.assert_frame_equal(
+            _as_values(one.set_index("id")), _as_values(whole.loc[[incident_id]])
+        )
+        assert one.geometry.iloc[0].equals(whole.geometry.loc[incident_id])
+    several = incidents(ws, ids=[*chosen, "NO-SUCH-ID"], newest_first=True)
+    assert several["id"].tolist() == [i for i in _expected_ids(ws) if i in chosen]
+    assert incident_count(ws, ids=[*chosen, "NO-SUCH-ID"]) == 3
+    assert incidents(ws, ids=["NO-SUCH-ID"]).empty and incidents(ws, ids=[]).empty
+    assert incident_count(ws, ids="x' OR '1'='1") == 0  # a bound value, not SQL
+    status = whole.loc["E000200", "status"]
+    other = next(s for s in INCIDENT_STATUSES if s != status)
+    assert len(incidents(ws, ids="E000200", status=status)) == 1  # filters combine
+    assert incidents(ws, ids="E000200", status=other).empty
+
+
+def test_lifecycle_refusals_carry_codes_and_params(ws, grids):
+    """The web words these refusals from their code and params (the text stays the engine's)."""
+    fresh = _add(ws, grids)
+    with pytest.raises(InputError) as unknown:
+        transition(ws, fresh, "done")
+    assert unknown.value.code == "unknown_status"
+    assert unknown.value.params["to"] == "done"
+    assert unknown.value.params["statuses"] == list(INCIDENT_STATUSES)
+    with pytest.raises(InputError) as empty:
+        transition(ws, fresh, "")
+    assert empty.value.params["reason"] == "empty"
+    with pytest.raises(StoreError) as refused:
+        transition(ws, fresh, "closed")
+    assert refused.value.code == "transition_refused"
+    assert refused.value.message.startswith(f"incident {fresh} is reported: it cannot become")
+    assert refused.value.params == {"incident": fresh, "status": "reported", "to": "closed",
+                                    "next": ["accepted", "rejected", "duplicate"],
+                                    "reason": ""}  # fmt: skip
+    closed = _incident_in(ws, grids, "closed")
+    with pytest.raises(StoreError) as final:
+        transition(ws, closed, "accepted")
+    assert final.value.params["next"] == [] and final.value.params["reason"] == "final"
+    with pytest.raises(StoreError) as not_escalated:
+        escalate(ws, closed)
+    assert not_escalated.value.code == "escalate_final"
+    assert not_escalated.value.params == {"incident": closed, "status": "closed"}
+    escalate(ws, fresh)
+    escalate(ws, fresh)
+    with pytest.raises(StoreError) as highest:
+        escalate(ws, fresh)
+    assert highest.value.code == "highest_level"
+    assert highest.value.params == {"incident": fresh, "level": "street"}
+    with pytest.raises(InputError) as missing:
+        escalate(ws, "NOPE")
+    assert missing.value.code == "unknown_incident" and missing.value.params == {"incident": "NOPE"}
+
+
 def test_since_and_until_bounds_are_exact(ws):
     stored = _raw(ws, "SELECT id, reported_at FROM incidents WHERE id = 'E000200'")[0]
     at = stored[1]
@@ -508,6 +572,9 @@ def test_times_stored_in_other_forms_give_the_same_rows(unpublished):
     nine = incidents(ws, since="2025-11-03T09:00:00", until="2025-11-03T09:00:01")
     assert set(nine["id"]) >= {"E000010", "E000011", "E000012", "E000014"}
     assert "E000013" not in set(nine["id"])
+    picked = incidents(ws, ids=["E000013", "E000011", "NO-SUCH-ID"], newest_first=True)
+    assert picked["id"].tolist() == [i for i in _expected_ids(ws) if i in ("E000011", "E000013")]
+    assert incident_count(ws, ids=["E000013", "E000011"], since="2025-11-03T09:00:00") == 1
 
 
 def test_times_leave_with_the_street_offset():
