@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_app_context, request
 
 #: Languages offered, with their names in themselves.
 LANGUAGES = {"zh": "中文", "en": "English"}
@@ -421,6 +421,112 @@ CATALOGUE: dict[str, str] = {
     "Ask for at least {communities} grids (one per community).": "请至少设置 {communities} 个网格（每个社区一个）。",  # noqa: E501
     "Community {community} would need {grids} grids but has only {units} units with {weight}: some grids would be empty.": "社区 {community} 需要 {grids} 个网格，但只有 {units} 个有{weight}的单元：部分网格将为空。",  # noqa: E501
     "Ask for fewer grids: a larger target or minimum, or a smaller number of grids.": "请减少网格数：提高目标或下限，或减少网格总数。",  # noqa: E501
+    # incident lifecycle refusals on the incident page (web/messages.py, web/incident_page.py)
+    "There is no incident {incident}.": "事件 {incident} 不存在。",
+    "Check the id, or find the incident on the Incidents page.": "请核对编号，或在“事件”页面查找该事件。",  # noqa: E501
+    "“{to}” is not an incident status.": "“{to}”不是事件状态。",
+    "Mark the incident with one of the page's buttons (statuses: {statuses}).": "请用页面上的按钮标记事件（状态：{statuses}）。",  # noqa: E501
+    "No new status was chosen.": "未选择新的状态。",
+    "Mark the incident with one of the page's buttons.": "请用页面上的按钮标记事件。",
+    "Incident {incident} is {status}: it cannot become {to}.": "事件 {incident} 当前为“{status}”，不能变为“{to}”。",  # noqa: E501
+    "Mark it as one of: {next}.": "请标记为以下之一：{next}。",
+    "Incident {incident} is {status}, which is final: it cannot become {to}.": "事件 {incident} 当前为“{status}”，已结束，不能再变为“{to}”。",  # noqa: E501
+    "Report a new incident if the matter came back.": "如问题再次出现，请重新上报一个事件。",
+    "The time {at} is before incident {incident} was reported ({reported}).": "时间 {at} 早于事件 {incident} 的上报时间（{reported}）。",  # noqa: E501
+    "Give a time after the report.": "请填写上报之后的时间。",
+    "Incident {incident} changed while it was being marked as {to}.": "事件 {incident} 在标记为“{to}”时被他人修改。",  # noqa: E501
+    "Reload the page and try again.": "请刷新页面后重试。",
+    "Incident {incident} is {status}: a finished incident is not escalated.": "事件 {incident} 当前为“{status}”：已结束的事件不能上报上一级。",  # noqa: E501
+    "Report a new incident if the matter needs more handling.": "如需继续处理，请重新上报一个事件。",  # noqa: E501
+    "Incident {incident} has an unknown handling level “{level}”.": "事件 {incident} 的处理层级“{level}”无效。",  # noqa: E501
+    "Ask an administrator to set its handling level to one of: {levels}.": "请管理员将其处理层级改为以下之一：{levels}。",  # noqa: E501
+    "Incident {incident} is already handled by the {level}, the highest level.": "事件 {incident} 已由{level}处理，这是最高层级。",  # noqa: E501
+    "Handle it at the {level} level.": "请在{level}层级处理。",
+    # the workbench's own input checks (web/workbench.py)
+    "the workbench needs a log-in.": "网格调整工作台需要登录。",
+    "log in through /login.": "请通过 /login 登录。",
+    "{name} ({role}) may not use the workbench: it needs editor.": "{name}（{role}）无权使用网格调整工作台：需要编辑者角色。",  # noqa: E501
+    "log in with an editor or admin account.": "请用编辑者或管理员账号登录。",
+    "the request body is not a JSON object.": "请求体不是 JSON 对象。",
+    "send JSON such as {example}.": "请发送 JSON，例如 {example}。",
+    "{field} must be {kind} greater than 0, not {value}.": "{field}必须是大于 0 的{kind}，而不是 {value}。",  # noqa: E501
+    "enter {kind} greater than 0 for {field}.": "请为{field}填写大于 0 的{kind}。",
+    "{field} must be at most {limit}, not {value}.": "{field}最多为 {limit}，不能是 {value}。",
+    "ask for at most {limit} grids.": "网格数最多为 {limit} 个。",
+    "{field} {value} is not one of {allowed}.": "{field} {value} 不是以下之一：{allowed}。",
+    "give {field} as one of: {allowed}.": "{field}请使用以下之一：{allowed}。",
+    "{name} is missing or not a grid code.": "{name} 缺失或不是网格编码。",
+    "give {name} as a grid code string, e.g. {example}.": "请以字符串给出网格编码 {name}，例如 {example}。",  # noqa: E501
+    "the range {minimum:g}-{maximum:g} does not hold the target {target:g}.": "范围 {minimum:g}–{maximum:g} 不包含目标 {target:g}。",  # noqa: E501
+    "give minimum <= target <= maximum (e.g. 300, 400, 500).": "请使下限 ≤ 目标 ≤ 上限（例如 300、400、500）。",  # noqa: E501
+    "both grids and per_community were given.": "同时给出了 grids 和 per_community。",
+    "ask for a number of grids for the street, or per community, not both.": "请只指定全街道的网格总数或各社区网格数之一，不要同时指定。",  # noqa: E501
+    "locked is not a list of grid codes.": "locked 不是网格编码列表。",
+    "give locked as {example}.": "请将 locked 写为 {example}。",
+    "a redraw keeps the published grids and balances them to a range; it takes no number of grids.": "在原方案上调整会保留已发布的网格并按范围均衡，不接受网格数。",  # noqa: E501
+    "choose “Partition afresh” to ask for a number of grids, or give a target range.": "如需指定网格数，请选择“重新划分”；否则请给出目标范围。",  # noqa: E501
+    "locked grids apply to a redraw of the published plan.": "锁定网格仅适用于在已发布方案基础上调整。",  # noqa: E501
+    "choose “Redraw from the published plan”, or leave the locked grids empty.": "请选择“在已发布方案基础上调整”，或不填锁定的网格。",  # noqa: E501
+    "{field} {value} is not a whole number >= 0.": "{field} {value} 不是大于等于 0 的整数。",
+    "give {field} as 0, 1...": "{field}请填写 0、1……",
+    "per_community is not an object of community code -> grids.": "per_community 不是“社区编码 -> 网格数”的对象。",  # noqa: E501
+    "give per_community as {example}.": "请将 per_community 写为 {example}。",
+    "per_community names unknown communities: {unknown}.": "per_community 中有未知社区：{unknown}。",  # noqa: E501
+    "use the community codes {codes}.": "请使用以下社区编码：{codes}。",
+    "no number of grids is given for community {names}.": "未填写社区 {names} 的网格数。",
+    "give every community a number of grids (1 or more).": "请为每个社区填写网格数（1 或以上）。",
+    "full={value} is neither 0 nor 1.": "full={value} 既不是 0 也不是 1。",
+    "give full=1 or leave it.": "请使用 full=1，或不带此参数。",
+    "units is missing or not a list of unit indices.": "units 缺失或不是单元序号列表。",
+    "give units as whole numbers, e.g. {example}.": "请以整数给出 units，例如 {example}。",
+    "note is not a text of at most 500 characters.": "备注必须是不超过 500 个字符的文本。",
+    "give a short note, or none.": "请填写简短备注，或留空。",
+    "there is no draft {id} of {owner}.": "用户 {owner} 没有草稿 {id}。",
+    "run a plan again (the “Run” button, or POST /workbench/api/run): drafts live in memory, at most {n} per user, and are lost when the app restarts.": "请重新运行方案（“运行”按钮，或 POST /workbench/api/run）：草稿只保存在内存中，每位用户最多 {n} 个，应用重启后即丢失。",  # noqa: E501
+    "a whole number": "整数",
+    "a number": "数字",
+    "target": "目标",
+    "minimum": "下限",
+    "maximum": "上限",
+    "number of grids": "网格总数",
+    "seed": "随机种子",
+    "mode": "方式",
+    "weight": "均衡依据",
+    "the number of grids of community {name}": "社区 {name} 的网格数",
+    # JSON API refusals for requests in Chinese (web/api_incidents.py, web/api.py)
+    "send a JSON object, e.g. {example}, with Content-Type: application/json.": "请发送 JSON 对象（例如 {example}），并设置 Content-Type: application/json。",  # noqa: E501
+    "{name}={value} is out of range.": "{name}={value} 超出范围。",
+    "give {name} as a whole number >= 0.": "{name} 须为大于等于 0 的整数。",
+    "give {name} as a whole number from 0 to {largest}.": "{name} 须为 0 到 {largest} 之间的整数。",
+    "{name}={value} is not a whole number.": "{name}={value} 不是整数。",
+    "{name} is missing.": "缺少 {name}。",
+    "use one of: {allowed} (GET /open311/v2/services.json).": "请使用以下之一：{allowed}（见 GET /open311/v2/services.json）。",  # noqa: E501
+    "unknown {name} {value}.": "未知的 {name}：{value}。",
+    "give lat and long (or lon) in decimal degrees (WGS84), e.g. lat=30.65, long=104.06.": "请以十进制度（WGS84）给出 lat 和 long（或 lon），例如 lat=30.65, long=104.06。",  # noqa: E501
+    "{name}={value} is outside -{limit:g}..{limit:g} degrees.": "{name}={value} 超出 -{limit:g}..{limit:g} 度的范围。",  # noqa: E501
+    "{name}={value} is not a number.": "{name}={value} 不是数字。",
+    "id {value} is not a usable incident id.": "id {value} 不是可用的事件编号。",
+    "use 1 to 64 letters, digits, '_', '.', ':' or '-', or leave id out.": "请使用 1 到 64 个字母、数字、'_'、'.'、':' 或 '-'，或不提供 id。",  # noqa: E501
+    "the point lat={lat}, long={lon} is {distance} m from the nearest grid, farther than the {tolerance:g} m allowed: it is outside the street.": "点 lat={lat}, long={lon} 距最近的网格 {distance} 米，超出允许的 {tolerance:g} 米：不在本街道范围内。",  # noqa: E501
+    "check the coordinates (WGS84 decimal degrees, lat first) or report it to the street that holds the place.": "请检查坐标（WGS84 十进制度，先纬度后经度），或将其报送该地点所属的街道。",  # noqa: E501
+    "use one of: {allowed}.": "请使用以下之一：{allowed}。",
+    "there is no incident {id}.": "事件 {id} 不存在。",
+    "list incidents with GET /api/incidents.": "可用 GET /api/incidents 列出事件。",
+    "there is no plan {id}.": "方案 {id} 不存在。",
+    "list the plans with GET /api/plans.": "可用 GET /api/plans 列出方案。",
+    "{name}={value} is not a positive number.": "{name}={value} 不是正数。",
+    "give {name} > 0.": "{name} 须大于 0。",
+    "the range min={minimum:g}..max={maximum:g} does not hold target={target:g}.": "范围 min={minimum:g}..max={maximum:g} 不包含 target={target:g}。",  # noqa: E501
+    "give min <= target <= max.": "请使 min ≤ target ≤ max。",
+    "give a whole number.": "请给出整数。",
+    "per_community must map community codes to whole numbers of grids.": "per_community 须将社区编码映射为整数网格数。",  # noqa: E501
+    "send e.g. {example}.": "例如发送 {example}。",
+    "give 0, 1, 2...": "请给出 0、1、2……",
+    "use format=json or format=geojson.": "请使用 format=json 或 format=geojson。",
+    "give one of: {allowed}.": "请给出以下之一：{allowed}。",
+    "there is no grid {code} in the published plan.": "已发布方案中没有网格 {code}。",
+    "list the grids with GET /api/grids (codes have 15 digits).": "可用 GET /api/grids 列出网格（编码为 15 位）。",  # noqa: E501
+    "give lat and lon in decimal degrees (WGS84), e.g. {example}.": "请以十进制度（WGS84）给出 lat 和 lon，例如 {example}。",  # noqa: E501
 }
 
 
@@ -437,8 +543,8 @@ def choose_language() -> str:
 
 
 def current_language() -> str:
-    """The language chosen for this request (English outside a request)."""
-    return getattr(g, "language", "en")
+    """The language chosen for this request (English outside a request or an app context)."""
+    return getattr(g, "language", "en") if has_app_context() else "en"
 
 
 def translate(text: str, **values: object) -> str:

@@ -3,7 +3,9 @@
 Grid members open it from their phone (from the grid page's list or a link they were sent):
 the details, a small map of the point in its grid, the status history, and for editors one
 button per status the lifecycle allows next, plus escalation to the next handling level.  A
-step the engine refuses comes back as a message on the page, never as an error page.
+step the engine refuses comes back as a message on the page, never as an error page, worded
+for the page in its language (:mod:`web.messages`): statuses and levels read as the page names
+them ("in progress", "处理中").
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from web import workspace as store
 from web.api_incidents import incident_details
 from web.auth import current_account, require
 from web.i18n import translate as _
+from web.messages import error_text, state_word
 
 bp = Blueprint("incident", __name__)
 
@@ -68,6 +71,12 @@ def _note() -> str:
     return (request.form.get("note") or "").strip()[:MAX_NOTE]
 
 
+def _refused(error: GridmapError) -> None:
+    """Flash an engine refusal in the page's words and language: what, and what to do."""
+    message, fix = error_text(error)
+    flash(_("Refused: {reason}", reason=f"{message} — {fix}" if fix else message))
+
+
 @bp.post("/incidents/<incident_id>/transition")
 @require("editor")
 def transition(incident_id: str) -> ResponseReturnValue:
@@ -78,9 +87,9 @@ def transition(incident_id: str) -> ResponseReturnValue:
         engine.transition(
             store.workspace(), incident_id, status, actor=current_account().name, note=_note()
         )
-        flash(_("Incident {id} is now {status}.", id=incident_id, status=_(status)))
+        flash(_("Incident {id} is now {status}.", id=incident_id, status=state_word(status)))
     except GridmapError as error:
-        flash(_("Refused: {reason}", reason=error.message))
+        _refused(error)
     return redirect(url_for("incident.page", incident_id=incident_id))
 
 
@@ -93,7 +102,13 @@ def escalate(incident_id: str) -> ResponseReturnValue:
         level = engine.escalate(
             store.workspace(), incident_id, actor=current_account().name, note=_note()
         )
-        flash(_("Incident {id} is handled by the {level} now.", id=incident_id, level=_(level)))
+        flash(
+            _(
+                "Incident {id} is handled by the {level} now.",
+                id=incident_id,
+                level=state_word(level),
+            )
+        )
     except GridmapError as error:
-        flash(_("Refused: {reason}", reason=error.message))
+        _refused(error)
     return redirect(url_for("incident.page", incident_id=incident_id))

@@ -8,6 +8,11 @@ language (the Chinese lives in :data:`web.i18n.CATALOGUE`).  A code not listed h
 engine's English text, so nothing is ever lost.
 
 Row numbers are given as users count them: row 1 is the first data row of the file.
+
+The web's own refusals (the workbench's and the API's input checks) are written in English in
+the code and worded with :func:`refusal`, which looks them up in the catalogue too: a request
+in Chinese (``Accept-Language: zh``, the language switch) gets them in Chinese, any other in
+English.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from gridmap.errors import GridmapError, Problem
+from web.errors import ApiError
 from web.i18n import current_language
 from web.i18n import translate as _
 
@@ -234,6 +240,47 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{weight}: some grids would be empty.",
         "Ask for fewer grids: a larger target or minimum, or a smaller number of grids.",
     ),
+    # an incident's lifecycle and escalation (its page's buttons)
+    "unknown_incident": (
+        "There is no incident {incident}.",
+        "Check the id, or find the incident on the Incidents page.",
+    ),
+    "unknown_status": (
+        "“{to}” is not an incident status.",
+        "Mark the incident with one of the page's buttons (statuses: {statuses}).",
+    ),
+    "unknown_status.empty": (
+        "No new status was chosen.",
+        "Mark the incident with one of the page's buttons.",
+    ),
+    "transition_refused": (
+        "Incident {incident} is {status}: it cannot become {to}.",
+        "Mark it as one of: {next}.",
+    ),
+    "transition_refused.final": (
+        "Incident {incident} is {status}, which is final: it cannot become {to}.",
+        "Report a new incident if the matter came back.",
+    ),
+    "before_report": (
+        "The time {at} is before incident {incident} was reported ({reported}).",
+        "Give a time after the report.",
+    ),
+    "incident_changed": (
+        "Incident {incident} changed while it was being marked as {to}.",
+        "Reload the page and try again.",
+    ),
+    "escalate_final": (
+        "Incident {incident} is {status}: a finished incident is not escalated.",
+        "Report a new incident if the matter needs more handling.",
+    ),
+    "unknown_level": (
+        "Incident {incident} has an unknown handling level “{level}”.",
+        "Ask an administrator to set its handling level to one of: {levels}.",
+    ),
+    "highest_level": (
+        "Incident {incident} is already handled by the {level}, the highest level.",
+        "Handle it at the {level} level.",
+    ),
 }
 
 #: Params naming units (their labels: index and unit id).
@@ -244,6 +291,9 @@ WORDS = ("layer", "weight", "weight_name", "kind")
 
 #: Params whose values are quoted (values found in a file, column names).
 QUOTED = ("examples", "columns")
+
+#: Params naming incident statuses or handling levels, shown as the pages name them.
+STATES = ("status", "to", "next", "statuses", "level", "levels")
 
 
 def listing(
@@ -271,6 +321,17 @@ def rows_text(rows: Sequence[int], limit: int = SHOWN) -> str:
         return _("Row {rows}", rows=rows[0] + 1)
     shown = listing([r + 1 for r in rows], limit=limit, more="{items} and {n} more rows")
     return _("Rows {rows}", rows=shown)
+
+
+def state_word(value: str) -> str:
+    """An incident status or handling level as pages name it in a sentence.
+
+    ``in_progress`` reads ``in progress`` in English and ``处理中`` in Chinese; a value that is
+    no status keeps its text.
+    """
+    if current_language() == "zh":
+        return _(value)
+    return value.replace("_", " ")
 
 
 def _units(labels: Sequence[str]) -> str:
@@ -306,6 +367,10 @@ def _values(params: Mapping[str, Any]) -> dict[str, Any]:
     for name, value in params.items():
         if name in UNITS and isinstance(value, list):
             values[name] = _units(value)
+        elif name in STATES and isinstance(value, str):
+            values[name] = state_word(value)
+        elif name in STATES and isinstance(value, list):
+            values[name] = listing([state_word(str(v)) for v in value])
         elif name in WORDS and isinstance(value, str):  # English keeps the engine's word
             values[name] = _(value) if current_language() == "zh" else value
         elif isinstance(value, list | tuple):
@@ -368,6 +433,16 @@ def error_text(error: GridmapError) -> tuple[str, str]:
 def problem_text(problem: Problem) -> tuple[str, str]:
     """A problem's ``(message, fix)`` for a web page (its rows not named)."""
     return word(problem.code, problem.params, problem.message, problem.fix)
+
+
+def refusal(status: int, message: str, fix: str = "", **values: Any) -> ApiError:
+    """A refused request (:class:`web.errors.ApiError`) in the request's language.
+
+    ``message`` and ``fix`` are English texts of :data:`web.i18n.CATALOGUE` with ``{name}``
+    fields filled from ``values`` (a text with no values is not formatted, so braces in it
+    stay; a text with values gets literal braces, such as JSON examples, as a value).
+    """
+    return ApiError(status, _(message, **values), fix=_(fix, **values) if fix else "")
 
 
 def where(place: object, text: str) -> str:

@@ -8,7 +8,8 @@ the oldest dropped), which the page edits by hand (move units, split, merge, loc
 then saves as a draft plan version of the workspace or publishes.
 
 The JSON endpoints live under ``/workbench/api/``; all need the editor role (and the CSRF
-header for POSTs) and answer errors as JSON ``{"error", "message", "fix"}``:
+header for POSTs) and answer errors as JSON ``{"error", "message", "fix"}``, in the page's
+language (English, or Chinese for a request in Chinese; :func:`web.messages.refusal`):
 
 ``POST run``
     Body ``{"mode": "redraw"|"afresh", "weight", "target", "minimum", "maximum", "grids",
@@ -57,9 +58,10 @@ from gridmap.plan import Plan, make_plan, overlap_codes
 from gridmap.redraw import redraw
 from web import workspace as store
 from web.auth import current_account, require
-from web.errors import ApiError, geojson_response
-from web.i18n import translate
-from web.messages import error_text, problem_text
+from web.errors import ApiError as ApiError  # the refusals' class, for callers
+from web.errors import geojson_response
+from web.i18n import current_language, translate
+from web.messages import error_text, problem_text, refusal
 
 bp = Blueprint("workbench", __name__, url_prefix="/workbench")
 
@@ -77,6 +79,17 @@ EXTENSION = "gridmap_workbench"
 
 #: Most grids a request may ask for (per street or per community).
 MAX_GRIDS = 999
+
+#: How refusals name the fields of a run (English; the catalogue holds their Chinese).
+FIELDS = {
+    "mode": "mode",
+    "weight": "weight",
+    "target": "target",
+    "minimum": "minimum",
+    "maximum": "maximum",
+    "grids": "number of grids",
+    "seed": "seed",
+}
 
 #: Per-grid values sent to the page, in order.
 GRID_FIELDS = (
@@ -215,11 +228,14 @@ class Drafts:
         with self.lock:
             draft = self.by_user.get(owner, {}).get(draft_id)
         if draft is None:
-            raise ApiError(
+            raise refusal(
                 404,
-                f"there is no draft {draft_id!r} of {owner}.",
-                fix=f"run a plan first (POST /workbench/api/run); drafts live in memory, at most "
-                f"{MAX_DRAFTS} per user, and are lost when the app restarts.",
+                "there is no draft {id} of {owner}.",
+                "run a plan again (the “Run” button, or POST /workbench/api/run): drafts live in "
+                "memory, at most {n} per user, and are lost when the app restarts.",
+                id=repr(draft_id),
+                owner=owner,
+                n=MAX_DRAFTS,
             )
         return draft
 
@@ -260,12 +276,14 @@ def _guard_api() -> None:
         return
     account = current_account()
     if account is None:
-        raise ApiError(401, "the workbench needs a log-in.", fix="log in through /login.")
+        raise refusal(401, "the workbench needs a log-in.", "log in through /login.")
     if not account.may("editor"):
-        raise ApiError(
+        raise refusal(
             403,
-            f"{account.name} ({account.role}) may not use the workbench: it needs editor.",
-            fix="log in with an editor or admin account.",
+            "{name} ({role}) may not use the workbench: it needs editor.",
+            "log in with an editor or admin account.",
+            name=account.name,
+            role=_word(account.role),
         )
 
 
@@ -305,39 +323,70 @@ def _http_error(error: HTTPException) -> ResponseReturnValue:
 # ------------------------------------------------------------------------------ input
 
 
+def _word(text: str) -> str:
+    """A word of the catalogue in Chinese for a Chinese request; in English as it is."""
+    return translate(text) if current_language() == "zh" else text
+
+
+def _field(name: str) -> str:
+    """A field of a run as refusals name it (``grids``: "number of grids", "网格总数")."""
+    return _word(FIELDS.get(name, name))
+
+
 def _body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if body is None and not request.get_data():
         return {}
     if not isinstance(body, dict):
-        raise ApiError(
+        raise refusal(
             400,
             "the request body is not a JSON object.",
-            fix='send JSON such as {"mode": "redraw", "target": 400}.',
+            "send JSON such as {example}.",
+            example='{"mode": "redraw", "target": 400}',
         )
     return body
 
 
-def _number(body: dict[str, Any], name: str, default: Any, *, integer: bool = False) -> Any:
-    """A positive number of the body (``default`` when absent or empty); 400 otherwise."""
+def _number(
+    body: dict[str, Any],
+    name: str,
+    default: Any,
+    *,
+    integer: bool = False,
+    field: str | None = None,
+) -> Any:
+    """A positive number of the body (``default`` when absent or empty); 400 otherwise.
+
+    ``field`` is how refusals name the value (default: :func:`_field` of ``name``).
+    """
     raw = body.get(name, default)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return default
-    kind = "a whole number" if integer else "a number"
-    fix = f"give {name} as {kind} greater than 0."
-    if isinstance(raw, bool):
-        raise ApiError(400, f"{name}={raw!r} is not {kind}.", fix=fix)
+    words = {
+        "field": field or _field(name),
+        "kind": _word("a whole number" if integer else "a number"),
+        "value": str(raw).strip(),
+        "limit": MAX_GRIDS,
+    }
     try:
-        value = float(raw)
+        value = math.nan if isinstance(raw, bool) else float(raw)
     except (TypeError, ValueError):
-        raise ApiError(400, f"{name}={raw!r} is not {kind}.", fix=fix) from None
-    if not math.isfinite(value) or value <= 0:
-        raise ApiError(400, f"{name}={raw!r} is not {kind} greater than 0.", fix=fix)
+        value = math.nan
+    if not math.isfinite(value) or value <= 0 or (integer and value != int(value)):
+        raise refusal(
+            400,
+            "{field} must be {kind} greater than 0, not {value}.",
+            "enter {kind} greater than 0 for {field}.",
+            **words,
+        )
     if integer:
-        if value != int(value):
-            raise ApiError(400, f"{name}={raw!r} is not a whole number.", fix=fix)
         if value > MAX_GRIDS:
-            raise ApiError(400, f"{name}={raw!r} is more than {MAX_GRIDS} grids.", fix=fix)
+            raise refusal(
+                400,
+                "{field} must be at most {limit}, not {value}.",
+                "ask for at most {limit} grids.",
+                **words,
+            )
         return int(value)
     return value
 
@@ -345,10 +394,13 @@ def _number(body: dict[str, Any], name: str, default: Any, *, integer: bool = Fa
 def _choice(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
     value = body.get(name, allowed[0])
     if value not in allowed:
-        raise ApiError(
+        raise refusal(
             400,
-            f"{name}={value!r} is not one of {', '.join(allowed)}.",
-            fix=f"give {name} as one of: {', '.join(allowed)}.",
+            "{field} {value} is not one of {allowed}.",
+            "give {field} as one of: {allowed}.",
+            field=_field(name),
+            value=repr(value),
+            allowed=", ".join(allowed),
         )
     return str(value)
 
@@ -356,10 +408,12 @@ def _choice(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
 def _code(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str | int) or isinstance(value, bool) or not str(value).strip():
-        raise ApiError(
+        raise refusal(
             400,
-            f"{name} is missing or not a grid code.",
-            fix=f'give {name} as a grid code string, e.g. {{"{name}": "510104090001003"}}.',
+            "{name} is missing or not a grid code.",
+            "give {name} as a grid code string, e.g. {example}.",
+            name=name,
+            example=f'{{"{name}": "510104090001003"}}',
         )
     return str(value).strip()
 
@@ -372,68 +426,91 @@ def parse_request(body: dict[str, Any]) -> dict[str, Any]:
     minimum = _number(body, "minimum", 300.0)
     maximum = _number(body, "maximum", 500.0)
     if not minimum <= target <= maximum:
-        raise ApiError(
+        raise refusal(
             400,
-            f"the range {minimum:g}-{maximum:g} does not hold the target {target:g}.",
-            fix="give minimum <= target <= maximum (e.g. 300, 400, 500).",
+            "the range {minimum:g}-{maximum:g} does not hold the target {target:g}.",
+            "give minimum <= target <= maximum (e.g. 300, 400, 500).",
+            minimum=minimum,
+            maximum=maximum,
+            target=target,
         )
     grids = _number(body, "grids", None, integer=True)
     per_community = body.get("per_community") or None
     if per_community is not None:
         if not isinstance(per_community, dict):
-            raise ApiError(
+            raise refusal(
                 400,
                 "per_community is not an object of community code -> grids.",
-                fix='give per_community as {"510104090001": 12, ...}.',
+                "give per_community as {example}.",
+                example='{"510104090001": 12, ...}',
             )
         names = store.community_names()
         unknown = sorted(str(k) for k in per_community if str(k) not in names)
         if unknown:
-            raise ApiError(
+            raise refusal(
                 400,
-                f"per_community names unknown communities: {', '.join(unknown)}.",
-                fix=f"use the community codes {', '.join(sorted(names))}.",
+                "per_community names unknown communities: {unknown}.",
+                "use the community codes {codes}.",
+                unknown=", ".join(unknown),
+                codes=", ".join(sorted(names)),
             )
         per_community = {
-            str(k): _number(per_community, k, None, integer=True) for k in per_community
+            str(k): _number(
+                per_community,
+                k,
+                None,
+                integer=True,
+                field=translate(
+                    "the number of grids of community {name}", name=names[str(k)] or str(k)
+                ),
+            )
+            for k in per_community
         }
         missing = sorted(k for k, v in per_community.items() if v is None)
         if missing:
-            raise ApiError(
+            raise refusal(
                 400,
-                f"per_community gives no number of grids for {', '.join(missing)}.",
-                fix="give every community a number of grids (1 or more).",
+                "no number of grids is given for community {names}.",
+                "give every community a number of grids (1 or more).",
+                names=("、" if current_language() == "zh" else ", ").join(
+                    names[k] or k for k in missing
+                ),
             )
     if grids is not None and per_community is not None:
-        raise ApiError(
+        raise refusal(
             400,
             "both grids and per_community were given.",
-            fix="ask for a number of grids for the street, or per community, not both.",
+            "ask for a number of grids for the street, or per community, not both.",
         )
     locked = body.get("locked") or []
     if not isinstance(locked, list) or not all(isinstance(c, str) for c in locked):
-        raise ApiError(
+        raise refusal(
             400,
             "locked is not a list of grid codes.",
-            fix='give locked as ["510104090001003", ...].',
+            "give locked as {example}.",
+            example='["510104090001003", ...]',
         )
     if mode == "redraw" and (grids is not None or per_community is not None):
-        raise ApiError(
+        raise refusal(
             400,
             "a redraw keeps the published grids and balances them to a range; it takes no "
             "number of grids.",
-            fix="choose 'partition afresh' to ask for a number of grids, or give a target range.",
+            "choose “Partition afresh” to ask for a number of grids, or give a target range.",
         )
     if mode == "afresh" and locked:
-        raise ApiError(
+        raise refusal(
             400,
             "locked grids apply to a redraw of the published plan.",
-            fix="choose 'redraw', or leave locked empty.",
+            "choose “Redraw from the published plan”, or leave the locked grids empty.",
         )
     seed = body.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ApiError(
-            400, f"seed={seed!r} is not a whole number >= 0.", fix="give seed as 0, 1..."
+        raise refusal(
+            400,
+            "{field} {value} is not a whole number >= 0.",
+            "give {field} as 0, 1...",
+            field=_field("seed"),
+            value=repr(seed),
         )
     return {
         "mode": mode,
@@ -1018,7 +1095,9 @@ def api_changes(draft_id: str) -> ResponseReturnValue:
     draft = _draft(draft_id)
     full = request.args.get("full", "0")
     if full not in ("0", "1"):
-        raise ApiError(400, f"full={full!r} is neither 0 nor 1.", fix="give full=1 or leave it.")
+        raise refusal(
+            400, "full={value} is neither 0 nor 1.", "give full=1 or leave it.", value=repr(full)
+        )
     with draft.lock:
         body = {"draft": draft.draft_id, "revision": draft.revision, **changes(draft)}
         if full == "1":
@@ -1072,10 +1151,11 @@ def _units(body: dict[str, Any]) -> list[int]:
         or not units
         or not all(isinstance(u, int) and not isinstance(u, bool) for u in units)
     ):
-        raise ApiError(
+        raise refusal(
             400,
             "units is missing or not a list of unit indices.",
-            fix='give units as whole numbers, e.g. {"units": [12, 13], "to": "510104090001003"}.',
+            "give units as whole numbers, e.g. {example}.",
+            example='{"units": [12, 13], "to": "510104090001003"}',
         )
     return units
 
@@ -1115,8 +1195,8 @@ _edit_view("redo", "Make again the last edit taken back.", lambda e, b: e.redo()
 def _note(body: dict[str, Any]) -> str:
     note = body.get("note", "")
     if not isinstance(note, str) or len(note) > 500:
-        raise ApiError(
-            400, "note is not a text of at most 500 characters.", fix="give a short note, or none."
+        raise refusal(
+            400, "note is not a text of at most 500 characters.", "give a short note, or none."
         )
     return note.strip()
 

@@ -4,21 +4,29 @@ The workbench shows the engine's edit refusals (contiguity, community lines, emp
 that do not touch, locked grids) and plan-run refusals (a range no whole number of grids fits)
 as its scripts receive them; these tests ask for them as the page would, in English and in
 Chinese, and check that neither speaks the command line's language (``--flags``, function
-calls).
+calls).  The workbench's own input checks (a range without its target, bad numbers, a community
+left without grids) are worded the same way, and every text the web refuses with is in the
+catalogue with the same fields.
 """
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 import pytest
 
+from web.i18n import CATALOGUE
 from web.messages import MESSAGES, word
 
 API = "/workbench/api"
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 EN = {"Accept-Language": "en-US,en;q=0.8"}
 CLI = re.compile(r"(?<![\w-])--[a-z]|\w+\(.*\)|skip_bad|editor\.")
+SNAKE = re.compile(r"\b[a-z]+_[a-z_]+\b")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+WEB = Path(__file__).resolve().parents[2] / "web"
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +204,141 @@ def test_unknown_codes_and_unfit_params_keep_the_engines_text(app):
         assert word("merge_itself", {}, "text.", "fix.") == ("text.", "fix.")  # no {grid}
         message, fix = word("merge_itself", {"grid": "A", "neighbours": ["B", "C"]}, "t", "f")
         assert message == "网格 A 不能与自身合并。" and fix == "请与其相邻网格之一合并：B、C。"
+
+
+# ------------------------------------------------------------------ the workbench's input checks
+
+
+@pytest.fixture(scope="module")
+def community(editor):
+    """A community of the street: (code, name)."""
+    first = editor.get("/api/street").get_json()["communities"][0]
+    return first["code"], first["name"]
+
+
+def _run_cases(community):
+    """Run requests the page's form can send that the workbench refuses: (body, en, zh)."""
+    code, name = community
+    return {
+        "range without its target": (
+            {"target": 400, "minimum": 450, "maximum": 500},
+            ["the range 450-500 does not hold the target 400.", "give minimum <= target"],
+            ["范围 450–500 不包含目标 400。", "请使下限 ≤ 目标 ≤ 上限"],
+        ),
+        "negative target": (
+            {"target": -5},
+            ["target must be a number greater than 0, not -5.", "enter a number greater than 0"],
+            ["目标必须是大于 0 的数字，而不是 -5。", "请为目标填写大于 0 的数字。"],
+        ),
+        "empty maximum typed as text": (
+            {"maximum": "abc"},
+            ["maximum must be a number greater than 0, not abc."],
+            ["上限必须是大于 0 的数字，而不是 abc。"],
+        ),
+        "fractional number of grids": (
+            {"mode": "afresh", "grids": "2.5"},
+            ["number of grids must be a whole number greater than 0, not 2.5."],
+            ["网格总数必须是大于 0 的整数，而不是 2.5。", "请为网格总数填写大于 0 的整数。"],
+        ),
+        "too many grids": (
+            {"mode": "afresh", "grids": 5000},
+            ["number of grids must be at most 999, not 5000.", "ask for at most 999 grids."],
+            ["网格总数最多为 999，不能是 5000。", "网格数最多为 999 个。"],
+        ),
+        "a community left without grids": (
+            {"mode": "afresh", "per_community": {code: ""}},
+            [f"no number of grids is given for community {name}.", "(1 or more)"],
+            [f"未填写社区 {name} 的网格数。", "请为每个社区填写网格数（1 或以上）。"],
+        ),
+        "a community with zero grids": (
+            {"mode": "afresh", "per_community": {code: "0"}},
+            [f"the number of grids of community {name} must be a whole number greater than 0"],
+            [f"社区 {name} 的网格数必须是大于 0 的整数，而不是 0。"],
+        ),
+    }
+
+
+@pytest.mark.parametrize("lang", [EN, ZH], ids=["en", "zh"])
+@pytest.mark.parametrize(
+    "case",
+    ["range without its target", "negative target", "empty maximum typed as text",
+     "fractional number of grids", "too many grids", "a community left without grids",
+     "a community with zero grids"],
+)  # fmt: skip
+def test_run_requests_of_the_page_are_refused_in_its_language(post, community, case, lang):
+    body, english, chinese = _run_cases(community)[case]
+    text = _refusal(post("/run", body, lang))
+    assert not SNAKE.search(text), text  # the page's words, not the API's keys
+    for words in chinese if lang is ZH else english:
+        assert words in text, text
+    assert bool(CJK.search(text.replace(community[1], ""))) == (lang is ZH), text
+
+
+@pytest.mark.parametrize(
+    ("body", "english", "chinese"),
+    [
+        ({"mode": "afresh", "per_community": {"999": 3}},
+         "per_community names unknown communities: 999.", "per_community 中有未知社区：999。"),
+        ({"mode": "sideways"}, "mode 'sideways' is not one of redraw, afresh.",
+         "方式 'sideways' 不是以下之一：redraw, afresh。"),
+        ({"mode": "afresh", "locked": ["510104090001001"]},
+         "locked grids apply to a redraw of the published plan.",
+         "锁定网格仅适用于在已发布方案基础上调整。"),
+    ],
+)  # fmt: skip
+def test_requests_of_other_clients_are_refused_in_their_language(post, body, english, chinese):
+    assert post("/run", body, EN).get_json()["message"] == english
+    answer = post("/run", body, ZH).get_json()
+    assert answer["message"] == chinese and CJK.search(answer["fix"])
+
+
+def test_a_lost_draft_is_404_in_the_pages_language(post):
+    english = post("/feedc0ffee00/undo", {}, EN)
+    assert english.status_code == 404
+    assert english.get_json()["message"] == "there is no draft 'feedc0ffee00' of editor."
+    assert "“Run”" in english.get_json()["fix"]
+    chinese = post("/feedc0ffee00/undo", {}, ZH).get_json()
+    assert chinese["message"] == "用户 editor 没有草稿 'feedc0ffee00'。"
+    assert "“运行”" in chinese["fix"]
+
+
+def _refusal_texts(path: Path) -> list[str]:
+    """The English texts of every ``refusal(status, message, fix, ...)`` call of a module.
+
+    A text given as a name is looked up among the string constants that name is assigned in
+    the same function; anything else (an f-string) cannot be translated and fails the test.
+    """
+    texts = []
+    for function in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        assigned: dict[str, list[str]] = {}
+        for node in ast.walk(function):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        assigned.setdefault(target.id, []).append(node.value.value)
+        for node in ast.walk(function):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "refusal":
+                for arg in node.args[1:3]:
+                    if isinstance(arg, ast.Constant):
+                        texts.append(arg.value)
+                    elif isinstance(arg, ast.Name) and arg.id in assigned:
+                        texts.extend(assigned[arg.id])
+                    else:
+                        raise AssertionError(f"{path.name}: refusal text {ast.unparse(arg)}")
+    return texts
+
+
+def test_every_refusal_of_the_web_has_its_chinese_with_the_same_fields():
+    from web.workbench import FIELDS
+
+    field = re.compile(r"\{(\w+)")
+    texts = [text for path in sorted(WEB.glob("*.py")) for text in _refusal_texts(path)]
+    assert len(texts) > 30  # the workbench's and the API's, at least
+    words = [*FIELDS.values(), "a whole number", "a number",
+             "the number of grids of community {name}"]  # fmt: skip
+    for text in [*texts, *words]:
+        assert text in CATALOGUE, f"no Chinese for {text!r}"
+        assert set(field.findall(CATALOGUE[text])) == set(field.findall(text)), text
+        assert CJK.search(CATALOGUE[text]), text
