@@ -1,6 +1,8 @@
 """The JSON API: plans, the published plan's grids (GeoJSON) and grid look-up by lon/lat.
 
-Errors are JSON ``{"error", "message", "fix"}`` with a 4xx or 5xx status, never HTML.
+Errors are JSON ``{"error", "message", "fix"}`` with a 4xx or 5xx status, never HTML; the
+refusals of bad requests are in English, or in Chinese for a request in Chinese
+(:func:`web.messages.refusal`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from flask.typing import ResponseReturnValue
 
 from web import workspace as store
 from web.auth import require
-from web.errors import ApiError, geojson_response
+from web.errors import geojson_response
+from web.messages import refusal
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -87,25 +90,33 @@ def grid(code: str) -> ResponseReturnValue:
     plan_id, frame = _grid_rows()
     match = frame[frame["code"].astype(str) == code]
     if match.empty:
-        raise ApiError(
+        raise refusal(
             404,
-            f"there is no grid {code!r} in the published plan.",
-            fix="list the grids with GET /api/grids (codes have 15 digits).",
+            "there is no grid {code} in the published plan.",
+            "list the grids with GET /api/grids (codes have 15 digits).",
+            code=repr(code),
         )
     return jsonify(plan_id=plan_id, **_properties(match.iloc[0]))
 
 
 def _coordinate(name: str, limit: float) -> float:
     raw = request.args.get(name)
-    fix = "give lat and lon in decimal degrees (WGS84), e.g. /api/lookup?lat=30.65&lon=104.06."
+    fix = "give lat and lon in decimal degrees (WGS84), e.g. {example}."
+    example = "/api/lookup?lat=30.65&lon=104.06"
     if raw is None or not raw.strip():
-        raise ApiError(400, f"{name} is missing.", fix=fix)
+        raise refusal(400, "{name} is missing.", fix, name=name, example=example)
     try:
         value = float(raw)
     except ValueError:
-        raise ApiError(400, f"{name}={raw!r} is not a number.", fix=fix) from None
+        raise refusal(
+            400, "{name}={value} is not a number.", fix, name=name, value=repr(raw),
+            example=example,
+        ) from None  # fmt: skip
     if not math.isfinite(value) or not -limit <= value <= limit:
-        raise ApiError(400, f"{name}={raw} is outside -{limit:g}..{limit:g} degrees.", fix=fix)
+        raise refusal(
+            400, "{name}={value} is outside -{limit:g}..{limit:g} degrees.", fix, name=name,
+            value=raw, limit=limit, example=example,
+        )  # fmt: skip
     return value
 
 

@@ -24,6 +24,12 @@ Endpoints (all under ``/api``; errors are JSON ``{"error", "message", "fix"}``):
 
 Every change is written to the workspace's audit log under the logged-in account's name (or the
 API token's ``token:<label>``).
+
+Refusals are in English, or in Chinese for a request in Chinese (``Accept-Language: zh``, or
+the pages' language switch, whose page scripts call the API): :func:`web.messages.refusal`.
+Field names and values stay as the API takes them (``lat``, ``in_progress``).  The lifecycle's
+refusals (409, an unknown status) keep the engine's English text, which names the statuses a
+client may send.
 """
 
 from __future__ import annotations
@@ -43,11 +49,11 @@ from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
 from gridmap import incidents as engine
+from gridmap.errors import GridmapError
 from gridmap.schema import (
     INCIDENT_CATEGORIES,
     INCIDENT_PRIORITIES,
     INCIDENT_SOURCES,
-    INCIDENT_STATUSES,
     LAYERS,
     LOCAL_TIMEZONE,
 )
@@ -56,6 +62,7 @@ from web import workspace as store
 from web.api import API_DECIMALS, _plain
 from web.auth import current_account, require
 from web.errors import ApiError, geojson_response
+from web.messages import refusal
 
 bp = Blueprint("api_incidents", __name__, url_prefix="/api")
 
@@ -97,11 +104,11 @@ def body() -> dict[str, Any]:
     if request.is_json:
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
-            raise ApiError(
+            raise refusal(
                 400,
                 "the request body is not a JSON object.",
-                fix='send a JSON object, e.g. {"status": "accepted"}, with '
-                "Content-Type: application/json.",
+                "send a JSON object, e.g. {example}, with Content-Type: application/json.",
+                example='{"status": "accepted"}',
             )
         return data
     return request.form.to_dict()
@@ -139,23 +146,35 @@ def _count(name: str, default: int, largest: int | None = None) -> int:
     raw = request.args.get(name)
     if raw is None or not raw.strip():
         return default
-    fix = f"give {name} as a whole number" + (f" from 0 to {largest}." if largest else " >= 0.")
+    if largest is None:
+        fix = "give {name} as a whole number >= 0."
+    else:
+        fix = "give {name} as a whole number from 0 to {largest}."
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(400, f"{name}={raw!r} is not a whole number.", fix=fix) from None
+        raise refusal(
+            400, "{name}={value} is not a whole number.", fix, name=name, value=repr(raw),
+            largest=largest,
+        ) from None  # fmt: skip
     if value < 0 or (largest is not None and value > largest):
-        raise ApiError(400, f"{name}={value} is out of range.", fix=fix)
+        raise refusal(
+            400, "{name}={value} is out of range.", fix, name=name, value=value, largest=largest
+        )
     return value
 
 
 def check_category(category: Any) -> str:
     """``category`` when it is an incident category; else 400 naming the allowed ones."""
-    fix = f"use one of: {', '.join(INCIDENT_CATEGORIES)} (GET /open311/v2/services.json)."
+    fix = "use one of: {allowed} (GET /open311/v2/services.json)."
+    allowed = ", ".join(INCIDENT_CATEGORIES)
     if category is None or not str(category).strip():
-        raise ApiError(400, "category is missing.", fix=fix)
+        raise refusal(400, "{name} is missing.", fix, name="category", allowed=allowed)
     if category not in INCIDENT_CATEGORIES:
-        raise ApiError(400, f"unknown category {category!r}.", fix=fix)
+        raise refusal(
+            400, "unknown {name} {value}.", fix, name="category", value=repr(category),
+            allowed=allowed,
+        )  # fmt: skip
     return str(category)
 
 
@@ -199,13 +218,18 @@ def _coordinate(fields: Mapping[str, Any], names: tuple[str, ...], limit: float)
     fix = "give lat and long (or lon) in decimal degrees (WGS84), e.g. lat=30.65, long=104.06."
     raw = next((fields[n] for n in names if fields.get(n) not in (None, "")), None)
     if raw is None:
-        raise ApiError(400, f"{names[0]} is missing.", fix=fix)
+        raise refusal(400, "{name} is missing.", fix, name=names[0])
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise ApiError(400, f"{names[0]}={raw!r} is not a number.", fix=fix) from None
+        raise refusal(
+            400, "{name}={value} is not a number.", fix, name=names[0], value=repr(raw)
+        ) from None
     if not math.isfinite(value) or not -limit <= value <= limit:
-        raise ApiError(400, f"{names[0]}={raw} is outside -{limit:g}..{limit:g} degrees.", fix=fix)
+        raise refusal(
+            400, "{name}={value} is outside -{limit:g}..{limit:g} degrees.", fix,
+            name=names[0], value=raw, limit=limit,
+        )  # fmt: skip
     return value
 
 
@@ -246,27 +270,33 @@ def take_in(
     for name, allowed in (("priority", INCIDENT_PRIORITIES), ("source", INCIDENT_SOURCES)):
         value = fields.get(name)
         if value not in (None, "") and value not in allowed:
-            raise ApiError(
-                400, f"unknown {name} {value!r}.", fix=f"use one of: {', '.join(allowed)}."
-            )
+            raise refusal(
+                400, "unknown {name} {value}.", "use one of: {allowed}.", name=name,
+                value=repr(value), allowed=", ".join(allowed),
+            )  # fmt: skip
     incident_id = str(fields.get("id") or "").strip() or _new_id()
     if not _ID.match(incident_id):
-        raise ApiError(
+        raise refusal(
             400,
-            f"id {incident_id[:80]!r} is not a usable incident id.",
-            fix="use 1 to 64 letters, digits, '_', '.', ':' or '-', or leave id out.",
+            "id {value} is not a usable incident id.",
+            "use 1 to 64 letters, digits, '_', '.', ':' or '-', or leave id out.",
+            value=repr(incident_id[:80]),
         )
     ws = store.workspace()
     store.published()
     index = ws.grid_index()
     code, flag, distance = index.lookup(lon, lat)
     if flag == "unassigned":
-        raise ApiError(
+        raise refusal(
             422,
-            f"the point lat={lat}, long={lon} is {distance:,.0f} m from the nearest grid, farther "
-            f"than the {index.tolerance:g} m allowed: it is outside the street.",
-            fix="check the coordinates (WGS84 decimal degrees, lat first) or report it to the "
+            "the point lat={lat}, long={lon} is {distance} m from the nearest grid, farther than "
+            "the {tolerance:g} m allowed: it is outside the street.",
+            "check the coordinates (WGS84 decimal degrees, lat first) or report it to the "
             "street that holds the place.",
+            lat=lat,
+            lon=lon,
+            distance=f"{distance:,.0f}",
+            tolerance=index.tolerance,
         )
     text = {}
     for name in ("description", "address", "external_id"):
@@ -289,26 +319,22 @@ def take_in(
     return incident_record(one_incident(incident_id)), added
 
 
+def no_incident(incident_id: str) -> ApiError:
+    """The 404 for an incident id that is not stored."""
+    return refusal(
+        404,
+        "there is no incident {id}.",
+        "list incidents with GET /api/incidents.",
+        id=repr(incident_id),
+    )
+
+
 def one_incident(incident_id: str) -> dict[str, Any]:
-    """The stored row of one incident; 404 when there is none."""
-    ws = store.workspace()
-    row = (
-        ws.connect()
-        .execute("SELECT status, category, grid_code FROM incidents WHERE id = ?", (incident_id,))
-        .fetchone()
-    )
-    if row is None:
-        raise ApiError(
-            404,
-            f"there is no incident {incident_id!r}.",
-            fix="list incidents with GET /api/incidents.",
-        )
-    status, category, grid = row
-    # narrowed by what the row holds, so that only a few rows are read and parsed
-    frame = engine.incidents(
-        ws, status=status if status in INCIDENT_STATUSES else None, category=category, grid=grid
-    )
-    return frame[frame["id"] == incident_id].iloc[0].to_dict()
+    """The stored row of one incident (read by its id alone); 404 when there is none."""
+    frame = engine.incidents(store.workspace(), ids=[incident_id])
+    if frame.empty:
+        raise no_incident(incident_id)
+    return frame.iloc[0].to_dict()
 
 
 def _plan_record(plan_id: int) -> Any:
@@ -316,8 +342,8 @@ def _plan_record(plan_id: int) -> Any:
     ws = store.workspace()
     row = ws.connect().execute("SELECT 1 FROM gridmap_plans WHERE plan_id = ?", (plan_id,))
     if row.fetchone() is None:
-        raise ApiError(
-            404, f"there is no plan {plan_id}.", fix="list the plans with GET /api/plans."
+        raise refusal(
+            404, "there is no plan {id}.", "list the plans with GET /api/plans.", id=plan_id
         )
     return ws.plan(plan_id)
 
@@ -415,7 +441,10 @@ def _number(fields: Mapping[str, Any], name: str, default: float | None) -> floa
     except (TypeError, ValueError):
         value = math.nan
     if isinstance(raw, bool) or not math.isfinite(value) or value <= 0:
-        raise ApiError(400, f"{name}={raw!r} is not a positive number.", fix=f"give {name} > 0.")
+        raise refusal(
+            400, "{name}={value} is not a positive number.", "give {name} > 0.", name=name,
+            value=repr(raw),
+        )  # fmt: skip
     return value
 
 
@@ -444,36 +473,47 @@ def run_plan() -> ResponseReturnValue:
     minimum = minimum if minimum is not None else round(target * 0.75)
     maximum = maximum if maximum is not None else round(target * 1.25)
     if not minimum <= target <= maximum:
-        raise ApiError(
+        raise refusal(
             400,
-            f"the range min={minimum:g}..max={maximum:g} does not hold target={target:g}.",
-            fix="give min <= target <= max.",
+            "the range min={minimum:g}..max={maximum:g} does not hold target={target:g}.",
+            "give min <= target <= max.",
+            minimum=minimum,
+            maximum=maximum,
+            target=target,
         )
     grids = _number(fields, "grids", None)
     if grids is not None and grids != int(grids):
-        raise ApiError(400, f"grids={grids:g} is not a whole number.", fix="give a whole number.")
+        raise refusal(
+            400, "{name}={value} is not a whole number.", "give a whole number.", name="grids",
+            value=f"{grids:g}",
+        )  # fmt: skip
     per_community = fields.get("per_community") or None
     if per_community is not None:
         bad = not isinstance(per_community, dict) or not all(
             isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in per_community.values()
         )
         if bad:
-            raise ApiError(
+            raise refusal(
                 400,
                 "per_community must map community codes to whole numbers of grids.",
-                fix='send e.g. {"per_community": {"510104090001": 12, "510104090002": 9}}.',
+                "send e.g. {example}.",
+                example='{"per_community": {"510104090001": 12, "510104090002": 9}}',
             )
     weight = fields.get("weight") or "households"
     if weight not in ("households", "persons"):
-        raise ApiError(400, f"unknown weight {weight!r}.", fix="use households or persons.")
+        raise refusal(
+            400, "unknown {name} {value}.", "use one of: {allowed}.", name="weight",
+            value=repr(weight), allowed="households, persons",
+        )  # fmt: skip
     seed = fields.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
         try:
             seed = int(seed)
         except (TypeError, ValueError):
-            raise ApiError(
-                400, f"seed={seed!r} is not a whole number.", fix="give 0, 1, 2..."
-            ) from None
+            raise refusal(
+                400, "{name}={value} is not a whole number.", "give 0, 1, 2...", name="seed",
+                value=repr(seed),
+            ) from None  # fmt: skip
     note = str(fields.get("note") or "")
     if not _RUN_LOCK.acquire(blocking=False):
         raise ApiError(
@@ -545,7 +585,10 @@ def incident_list() -> ResponseReturnValue:
     """
     kind = request.args.get("format", "json")
     if kind not in ("json", "geojson"):
-        raise ApiError(400, f"unknown format {kind!r}.", fix="use format=json or format=geojson.")
+        raise refusal(
+            400, "unknown {name} {value}.", "use format=json or format=geojson.", name="format",
+            value=repr(kind),
+        )  # fmt: skip
     limit = _count("limit", DEFAULT_LIMIT, MAX_LIMIT)
     offset = _count("offset", 0)
     filters = _engine_filters(incident_filters())
@@ -649,9 +692,10 @@ def transition(incident_id: str) -> ResponseReturnValue:
     fields = body()
     status = fields.get("status")
     if not status:
-        raise ApiError(
-            400, "status is missing.", fix=f"give one of: {', '.join(INCIDENT_TRANSITIONS)}."
-        )
+        raise refusal(
+            400, "{name} is missing.", "give one of: {allowed}.", name="status",
+            allowed=", ".join(INCIDENT_TRANSITIONS),
+        )  # fmt: skip
     try:
         event = engine.transition(
             store.workspace(), incident_id, str(status), actor=actor(),
@@ -659,6 +703,8 @@ def transition(incident_id: str) -> ResponseReturnValue:
         )  # fmt: skip
     except StoreError as error:
         raise _conflict(error) from error
+    except GridmapError as error:  # an unknown status: the engine's text names the statuses
+        raise ApiError(400, error.message, fix=error.fix) from error
     return jsonify(event=event, incident=incident_record(one_incident(incident_id)))
 
 

@@ -20,7 +20,9 @@ A subset of https://wiki.open311.org/GeoReport_v2 at ``/open311/v2``:
 ``api_key`` is a gridmap API token (``gridmap users WORKSPACE token LABEL``), in the query
 string or the form; ``Authorization: Bearer`` works too.  ``intake`` tokens may read the
 services, report requests and read one request back by its id; listing requests needs the
-``viewer`` role.  Errors are, as the spec says, a JSON list of ``{"code", "description"}``.
+``viewer`` role.  Errors are, as the spec says, a JSON list of ``{"code", "description"}``,
+in English whatever language the client asks for (Open311 clients are machines; the JSON API
+and the pages answer Chinese requests in Chinese).
 Open311's two statuses map onto gridmap's lifecycle as :mod:`gridmap.incidents` describes
 (``open``: reported, accepted, in progress).  The XML variants are not offered.
 """
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -47,6 +49,9 @@ bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
 #: Most requests one ``requests.json`` answers (the spec's limit).
 MAX_REQUESTS = 1000
+
+#: Ids read per query when requests are asked for by id (each id is a bound SQL value).
+IDS_PER_QUERY = 500
 
 #: Name, description, keywords and group of each service (= incident category).
 SERVICES: dict[str, tuple[str, str, str, str]] = {
@@ -66,6 +71,12 @@ SERVICES: dict[str, tuple[str, str, str, str]] = {
     "noise": ("Noise (噪声扰民)", "Noise from building sites, shops or neighbours.",
               "noise,噪音", "environment"),
 }  # fmt: skip
+
+
+@bp.before_request
+def english() -> None:
+    """Answer Open311 in English, whatever the client's ``Accept-Language`` or cookie says."""
+    g.language = "en"
 
 
 def _errors(code: int, description: str) -> tuple[Any, int]:
@@ -202,8 +213,13 @@ def requests_list() -> ResponseReturnValue:
     """Service requests, newest first (at most 1000), by id, service, status and dates."""
     ids = _codes("service_request_id")
     ws = store.workspace()
-    if ids is not None:
-        rows = [one_incident(i) for i in ids if _exists(i)]
+    if ids is not None:  # in the order asked for; unknown ids are left out
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(wanted), IDS_PER_QUERY):
+            frame = engine.incidents(ws, ids=wanted[start : start + IDS_PER_QUERY])
+            found.update((str(row["id"]), row) for row in frame.to_dict("records"))
+        rows = [found[i] for i in ids if i in found]
     else:
         status = request.args.get("status")
         if status not in (None, "", "open", "closed"):
@@ -221,21 +237,18 @@ def requests_list() -> ResponseReturnValue:
                     f"unknown service_code {code!r}.",
                     fix=f"use one of: {', '.join(INCIDENT_CATEGORIES)} (services.json).",
                 )
-        frame = engine.incidents(
+        frame = engine.incidents(  # the newest MAX_REQUESTS, chosen and read in SQLite
             ws,
             status=chosen,
             category=codes,
             since=request.args.get("start_date") or None,
             until=request.args.get("end_date") or None,
+            newest_first=True,
+            limit=MAX_REQUESTS,
         )
-        rows = frame.iloc[::-1].iloc[:MAX_REQUESTS].to_dict("records")
+        rows = frame.to_dict("records")
     notes = _notes([str(r["id"]) for r in rows])
     return jsonify([service_request(r, notes) for r in rows])
-
-
-def _exists(incident_id: str) -> bool:
-    con = store.workspace().connect()
-    return con.execute("SELECT count(*) FROM incidents WHERE id = ?", (incident_id,)).fetchone()[0]
 
 
 @bp.get("/requests/<request_id>.json")

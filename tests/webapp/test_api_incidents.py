@@ -466,6 +466,80 @@ def test_escalation_goes_up_to_the_street_then_stops(editor, inside, viewer):
     assert detail["escalations"][0]["note"] == "需要社区协调"
 
 
+# ------------------------------------------------------------------ languages
+
+ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
+EN = {"Accept-Language": "en-US,en;q=0.8"}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_a_point_outside_the_street_is_refused_in_the_requests_language(editor):
+    fields = {"category": "noise", "lat": 30.0, "long": 104.0}
+    chinese = post(editor, "/api/incidents", fields, headers=ZH)
+    assert chinese.status_code == 422
+    body = chinese.get_json()
+    assert body["message"].startswith("点 lat=30.0, long=104.0 距最近的网格 ")
+    assert "不在本街道范围内" in body["message"] and body["fix"].startswith("请检查坐标")
+    english = post(editor, "/api/incidents", fields, headers=EN).get_json()
+    assert "outside the street" in english["message"] and "check the coordinates" in english["fix"]
+    assert not CJK.search(english["message"] + english["fix"])
+    # the same distance in both
+    assert re.search(r"距最近的网格 ([\d,]+) 米", body["message"]).group(1) in english["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "fields", "status", "chinese", "english"),
+    [
+        ("post", "/api/incidents", {"category": "noise", "lat": 95, "long": 104.1}, 400,
+         "lat=95 超出 -90..90 度的范围。", "lat=95 is outside -90..90 degrees."),
+        ("post", "/api/incidents", {"category": "litter", "lat": 30.6, "long": 104.1}, 400,
+         "未知的 category：'litter'。", "unknown category 'litter'."),
+        ("post", "/api/incidents", {"lat": 30.6, "long": 104.1}, 400,
+         "缺少 category。", "category is missing."),
+        ("get", "/api/incidents/NOPE-3", None, 404,
+         "事件 'NOPE-3' 不存在。", "there is no incident 'NOPE-3'."),
+        ("get", "/api/incidents?limit=5000", None, 400,
+         "limit=5000 超出范围。", "limit=5000 is out of range."),
+        ("get", "/api/incidents?format=xml", None, 400,
+         "未知的 format：'xml'。", "unknown format 'xml'."),
+        ("get", "/api/grids/999", None, 404,
+         "已发布方案中没有网格 '999'。", "there is no grid '999' in the published plan."),
+        ("get", "/api/lookup?lat=abc&lon=104.1", None, 400,
+         "lat='abc' 不是数字。", "lat='abc' is not a number."),
+        ("get", "/api/plans/9999", None, 404, "方案 9999 不存在。", "there is no plan 9999."),
+        ("post", "/api/plans", {"target": 400, "min": 500, "max": 600}, 400,
+         "范围 min=500..max=600 不包含 target=400。",
+         "the range min=500..max=600 does not hold target=400."),
+    ],
+)  # fmt: skip
+def test_api_refusals_are_chinese_for_requests_in_chinese(
+    editor, method, path, fields, status, chinese, english
+):
+    def ask(lang):
+        if method == "get":
+            return editor.get(path, headers=lang)
+        return post(editor, path, fields, headers=lang)
+
+    zh, en, default = ask(ZH), ask(EN), ask({})
+    assert zh.status_code == en.status_code == default.status_code == status
+    assert zh.get_json()["message"] == chinese and CJK.search(zh.get_json()["fix"])
+    assert en.get_json() == default.get_json()  # English unless Chinese is asked for
+    assert en.get_json()["message"] == english
+    assert not CJK.search(en.get_json()["message"] + en.get_json()["fix"])
+
+
+def test_lifecycle_refusals_keep_the_statuses_clients_send(editor, inside):
+    """409 and an unknown status name the statuses as the API takes them, in any language."""
+    lon, lat, _ = inside
+    created = post(editor, "/api/incidents", {"category": "noise", "lat": lat, "long": lon})
+    path = f"/api/incidents/{created.get_json()['id']}/transition"
+    refused = post(editor, path, {"status": "closed"}, headers=ZH)
+    assert refused.status_code == 409
+    assert "allowed next statuses: accepted, rejected, duplicate" in refused.get_json()["message"]
+    unknown = post(editor, path, {"status": "in progress"}, headers=ZH)
+    assert unknown.status_code == 400 and "in_progress" in unknown.get_json()["fix"]
+
+
 # ------------------------------------------------------------------ partition runs
 
 

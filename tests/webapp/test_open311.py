@@ -1,5 +1,7 @@
 """Open311 GeoReport v2 subset: services, requests (list, one, create), errors as the spec says."""
 
+import re
+
 import pytest
 import shapely
 from shapely.geometry import shape
@@ -183,6 +185,77 @@ def test_an_unknown_request_is_404(client, keys):
 def test_bad_requests_are_open311_errors(client, keys, fields, code, words):
     response = client.post("/open311/v2/requests.json", data={**fields, "api_key": keys["intake"]})
     assert_errors(response, code, *words)
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "words"),
+    [
+        ({"service_code": "litter", "lat": "30.64", "long": "104.11"}, 400, ["unknown category"]),
+        ({"service_code": "noise", "lat": "30.0", "long": "104.0"}, 422, ["outside the street"]),
+        ({"service_code": "noise", "lat": "95", "long": "104.1"}, 400, ["-90..90 degrees"]),
+    ],
+)
+def test_errors_stay_english_for_clients_asking_for_chinese(client, keys, fields, code, words):
+    """Open311 clients are machines: the JSON API's Chinese is not theirs."""
+    response = client.post(
+        "/open311/v2/requests.json",
+        data={**fields, "api_key": keys["intake"]},
+        headers={"Accept-Language": "zh-CN,zh;q=0.9"},
+    )
+    assert_errors(response, code, *words)
+    assert not re.search(r"[\u4e00-\u9fff]", response.get_json()[0]["description"])
+    unknown = client.get(
+        f"/open311/v2/requests/NOPE.json?api_key={keys['viewer']}",
+        headers={"Accept-Language": "zh-CN"},
+    )
+    assert_errors(unknown, 404, "there is no incident 'NOPE'")
+
+
+LISTS = {
+    "everything": "",
+    "open": "status=open",
+    "closed since a date": "status=closed&start_date=2026-06-01",
+    "two services in a week": "service_code=noise,sanitation&start_date=2025-12-01T00:00:00"
+    "%2B08:00&end_date=2025-12-08T00:00:00%2B08:00",
+    "ids, repeated and unknown": "service_request_id=E000007,NOPE,E000001,E000007&status=open",
+}
+
+
+@pytest.mark.parametrize("query", LISTS.values(), ids=LISTS.keys())
+def test_request_lists_are_those_of_the_whole_table(app, client, keys, created, query):
+    """The newest 1000 matches read in SQLite are the list cut from every match (as before)."""
+    from urllib.parse import parse_qs
+
+    from gridmap import incidents
+    from gridmap.schema import INCIDENT_STATUSES
+    from gridmap.store import OPEN_STATUSES
+    from web import workspace as store
+    from web.open311 import _notes, service_request
+
+    args = {k: v[0] for k, v in parse_qs(query).items()}
+    response = client.get(f"/open311/v2/requests.json?{query}&api_key={keys['viewer']}")
+    assert response.status_code == 200
+    with app.app_context():
+        ws = store.workspace()
+        if "service_request_id" in args:  # by id, in the order asked for
+            every = incidents.incidents(ws).set_index("id", drop=False)
+            ids = args["service_request_id"].split(",")
+            rows = [every.loc[i].to_dict() for i in ids if i in every.index]
+        else:
+            closed = [s for s in INCIDENT_STATUSES if s not in OPEN_STATUSES]
+            chosen = {"open": list(OPEN_STATUSES), "closed": closed}.get(args.get("status"))
+            services = args["service_code"].split(",") if "service_code" in args else None
+            every = incidents.incidents(  # every match, oldest first, cut as the list was
+                ws, status=chosen, category=services, since=args.get("start_date"),
+                until=args.get("end_date"),
+            )  # fmt: skip
+            rows = every.iloc[::-1].iloc[:1000].to_dict("records")
+        expected = [service_request(r, _notes([str(r["id"]) for r in rows])) for r in rows]
+        expected = app.json.loads(app.json.dumps(expected))
+    listed = response.get_json()
+    assert [r["service_request_id"] for r in listed] == [r["service_request_id"] for r in expected]
+    assert listed == expected
+    assert 0 < len(listed) <= 1000
 
 
 def test_keys_and_roles(client, keys):
