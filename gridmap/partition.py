@@ -1,6 +1,6 @@
 """Balanced, contiguous, compact partition of a unit graph into grids nested in groups.
 
-Up to three steps per group (community), groups being independent (hard nesting):
+Up to four steps per group (community), groups being independent (hard nesting):
 
 1. seed with METIS (:func:`pymetis.part_graph`, contiguity on): vertex weights are the unit
    weights, edge weights the shared boundary length times a barrier multiplier, so that the
@@ -15,7 +15,10 @@ Up to three steps per group (community), groups being independent (hard nesting)
    :func:`gridmap.rebalance.settle` (single moves, chains of two, exchanges), each chosen for
    the least Polsby-Popper (or cut) and barrier crossing lost per household of excess removed.
    The tolerance of step 2 is relative to the group's mean part; a group of few large units can
-   leave a part a household or two short of the range, which this step mends.
+   leave a part a household or two short of the range, which this step mends;
+4. with unit shapes and points, re-split the least compact parts with their neighbours where
+   that raises the lower Polsby-Popper (:func:`_raise_least`), within the weights the parts
+   already span: the mean Polsby-Popper of step 2 says nothing of the worst grid.
 
 Several METIS seeds are refined and the best kept (balance first, then compactness); everything
 depends only on ``seed``.
@@ -83,6 +86,11 @@ _TRIPLES_PER_ROUND = 2
 _LINE_DIRECTIONS = 8
 _FINALISTS = 1
 _SPLIT_SCHEDULE = (1.0,)
+_LEAST_PARTS = 5
+_LEAST_STRIP = 0.15
+_LEAST_TRADE = 3.0
+_LEAST_ROUNDS = 20
+_LEAST_STARTS = (1, 4)  # METIS seeds, directions of straight cuts
 
 
 def allocate_grids(
@@ -807,6 +815,8 @@ def _partition_group(
     _fill_empty_parts(best_refiner, seed)
     if bounds is not None:
         _settle_parts(best_refiner, *bounds)
+    if shape is not None and xy is not None and _LEAST_ROUNDS:
+        _raise_least(best_refiner, xy, seed, bounds)
     if lock is not None:  # locked labels are the caller's: keep the numbering
         return best_refiner.part
     return _renumber(best_refiner.part, k)
@@ -1007,6 +1017,44 @@ class _Refiner:
         if self.shape is None:
             return -self.cut() - self.crossing()
         return self.mean_pp() - self.crossing() / self.k
+
+    def least_pp(self) -> float:
+        """The lowest Polsby-Popper of the parts."""
+        pa, pp = self._part_shapes()
+        return min(self._pp(a, p) for a, p in zip(pa, pp, strict=True))
+
+    def raise_least(self) -> None:
+        """Single moves that raise the lowest Polsby-Popper of the parts, keeping balance.
+
+        A move counts when the parts' lowest Polsby-Popper rises and their sum (less barrier
+        crossings) falls by no more than that rise.  For the few parts of a re-split.
+        """
+        area = self.shape[0]
+        eps = 1e-9 * max(self.mean, 1.0)
+        parea, pper = self._part_shapes()
+        for _ in range(_MAX_PASSES):
+            pps = [self._pp(a, p) for a, p in zip(parea, pper, strict=True)]
+            low = min(pps)
+            best = None
+            for u in self._boundary():
+                a = self.lab[u]
+                if not self.free[u]:
+                    continue
+                for b in sorted({self.lab[v] for v in self.nbrs[u]} - {a}):
+                    gain, new_pa, new_pb = self._pp_change(u, b, parea, pper)
+                    after = list(pps)
+                    after[a] = self._pp(parea[a] - area[u], new_pa)
+                    after[b] = self._pp(parea[b] + area[u], new_pb)
+                    rise = min(after) - low
+                    if rise <= 1e-9 or gain < -rise or (best is not None and rise <= best[0]):
+                        continue
+                    if self._allowed(a, b, self.w[u], eps) and self._can_leave(u):
+                        best = (rise, u, b, new_pa, new_pb)
+            if best is None:
+                break
+            _, u, b, new_pa, new_pb = best
+            self._shift(u, b, parea, pper, new_pa, new_pb)
+        self.part = np.asarray(self.lab, dtype=np.int64)
 
     def violation(self) -> float:
         return float(sum(self._viol(x) for x in self.pw))
@@ -1500,18 +1548,10 @@ def _neighbour_sets(r: _Refiner, size: int) -> list[tuple[int, ...]]:
     return sorted(triples)
 
 
-def _best_split(
-    r: _Refiner,
-    members: list[int],
-    parts: int,
-    xy: np.ndarray,
-    allowed: list[float],
-    seed: int,
-) -> tuple[float, list[int]] | None:
-    """The best split of ``members`` into ``parts`` parts (summed Polsby-Popper, sides 0..).
+def _local(r: _Refiner, members: list[int]) -> tuple[Any, ...] | None:
+    """The sub-problem of some units: adjacency, edge weights, weights, shapes, crossing costs.
 
-    Only splits no further out of the tolerance than the parts now (``allowed``: their
-    violations) count: no side worse than the worst part, the sum no larger.
+    ``None`` when the units are not connected.  The boundary with other parts stays perimeter.
     """
     area, ext, nl = r.shape
     index = {u: i for i, u in enumerate(members)}
@@ -1544,18 +1584,55 @@ def _best_split(
     ew = np.asarray([x for row in nw for x in row], dtype=np.float64)
     w = np.asarray([r.w[u] for u in members], dtype=np.float64)
     shape = ([area[u] for u in members], outer, lens)
-    rng = np.random.default_rng(seed)
-    starts = [_metis_seed(xadj, adj, ew, w, parts, int(rng.integers(2**31 - 1))) for _ in range(2)]
-    pts = xy[members]
+    return nbrs, nw, w, shape, pens, xadj, adj, ew
+
+
+def _split_starts(
+    xadj: np.ndarray,
+    adj: np.ndarray,
+    ew: np.ndarray,
+    w: np.ndarray,
+    parts: int,
+    pts: np.ndarray,
+    rng: np.random.Generator,
+    metis: int = 2,
+    lines: int = _LINE_DIRECTIONS,
+) -> list[np.ndarray]:
+    """Starting splits: ``metis`` METIS seeds and straight cuts in ``lines`` directions."""
+    starts = [
+        _metis_seed(xadj, adj, ew, w, parts, int(rng.integers(2**31 - 1))) for _ in range(metis)
+    ]
     turn = rng.random()
     quantiles = w.sum() * np.arange(1, parts) / parts
-    for d in range(_LINE_DIRECTIONS):
-        angle = math.pi * (d + turn) / _LINE_DIRECTIONS
+    for d in range(lines):
+        angle = math.pi * (d + turn) / lines
         order = np.argsort(pts @ np.array([math.cos(angle), math.sin(angle)]), kind="stable")
         cuts = np.searchsorted(np.cumsum(w[order]), quantiles) + 1
-        side = np.empty(len(members), dtype=np.int64)
-        side[order] = np.searchsorted(cuts, np.arange(len(members)), side="right")
+        side = np.empty(len(w), dtype=np.int64)
+        side[order] = np.searchsorted(cuts, np.arange(len(w)), side="right")
         starts.append(side)
+    return starts
+
+
+def _best_split(
+    r: _Refiner,
+    members: list[int],
+    parts: int,
+    xy: np.ndarray,
+    allowed: list[float],
+    seed: int,
+) -> tuple[float, list[int]] | None:
+    """The best split of ``members`` into ``parts`` parts (summed Polsby-Popper, sides 0..).
+
+    Only splits no further out of the tolerance than the parts now (``allowed``: their
+    violations) count: no side worse than the worst part, the sum no larger.
+    """
+    local = _local(r, members)
+    if local is None:
+        return None
+    nbrs, nw, w, shape, pens, xadj, adj, ew = local
+    rng = np.random.default_rng(seed)
+    starts = _split_starts(xadj, adj, ew, w, parts, xy[members], rng)
     eps = 1e-9 * max(r.mean, 1.0)
     best = None
     for t, start in enumerate(starts):
@@ -1577,6 +1654,125 @@ def _best_split(
         return None
     best[1].pair_moves()
     return parts * best[1].objective(), best[1].lab
+
+
+def _raise_least(
+    r: _Refiner, xy: np.ndarray, seed: int, bounds: tuple[float, float] | None = None
+) -> None:
+    """Re-split the least compact parts with their neighbours where that raises the least.
+
+    The refinement raises the parts' summed Polsby-Popper within the tolerance, which leaves
+    a strip-shaped part alone when mending it would cost its neighbours more than it gains or
+    move a part off the group's mean.  Here each of the :data:`_LEAST_PARTS` least compact
+    parts is split afresh with each neighbouring part, from a few starts (METIS, straight
+    cuts), each refined to raise the lowest Polsby-Popper of the set, then their sum.  A split
+    replaces the old parts when it raises their lowest Polsby-Popper without lowering their
+    summed Polsby-Popper or adding barrier crossings.  The least compact part of the group,
+    when still a strip (under :data:`_LEAST_STRIP`) with no such pair, is tried with two
+    neighbours, and may cost the set's summed Polsby-Popper up to :data:`_LEAST_TRADE` times
+    the rise of its lowest (strips of units of ~150 households joined end to end are mended
+    only so: two units side by side fall a household or two short of the range).
+    Every part stays within the weights the group's parts already span and within ``bounds``
+    (no part leaves the range, no deviation from the group's mean grows) and in one piece;
+    parts with locked units are left alone.
+    """
+    rng = np.random.default_rng(seed + 6151)
+    envelope = (min(r.pw), max(r.pw))
+    if bounds is not None:
+        envelope = (max(envelope[0], bounds[0]), min(envelope[1], bounds[1]))
+    if envelope[0] > envelope[1]:
+        return
+    tried: set[tuple[tuple[int, ...], tuple[int, ...]]] = set()
+
+    def best_of(sets: list[tuple[int, ...]], pps: list[float], trade: float) -> tuple | None:
+        best = None
+        for group in sets:
+            members = [u for u, x in enumerate(r.lab) if x in group]
+            key = (tuple(sorted(group)), tuple(members))
+            if key in tried or not all(r.free[u] for u in members):
+                continue
+            tried.add(key)
+            floor = (
+                min(pps[x] for x in group),
+                sum(pps[x] for x in group),
+                r.crossing(members),
+            )
+            split = _least_split(
+                r, members, len(group), xy, envelope, int(rng.integers(2**31 - 1)), floor, trade
+            )
+            if split is not None and (best is None or split[0] - floor[0] > best[0]):
+                best = (split[0] - floor[0], group, members, split[1])
+        return best
+
+    for _ in range(_LEAST_ROUNDS):
+        parea, pper = r._part_shapes()
+        pps = [r._pp(a, p) for a, p in zip(parea, pper, strict=True)]
+        touch: list[set[int]] = [set() for _ in range(r.k)]
+        for u, row in enumerate(r.nbrs):
+            for v in row:
+                if r.lab[v] != r.lab[u]:
+                    touch[r.lab[u]].add(r.lab[v])
+        best = None
+        for rank, p in enumerate(sorted(range(r.k), key=lambda x: (pps[x], x))[:_LEAST_PARTS]):
+            best = best_of([(p, q) for q in sorted(touch[p])], pps, 0.0)
+            if best is None and rank == 0 and pps[p] < _LEAST_STRIP:
+                triples = {(p, *sorted((q, x))) for q in touch[p] for x in touch[p] | touch[q]
+                           if x not in (p, q)}  # fmt: skip
+                best = best_of(sorted(triples), pps, _LEAST_TRADE)
+            if best is not None:
+                break
+        if best is None:
+            break
+        _, group, members, sides = best
+        for u, side in zip(members, sides, strict=True):
+            if r.lab[u] != group[side]:
+                r._move(u, group[side])
+    r.part = np.asarray(r.lab, dtype=np.int64)
+
+
+def _least_split(
+    r: _Refiner,
+    members: list[int],
+    parts: int,
+    xy: np.ndarray,
+    envelope: tuple[float, float],
+    seed: int,
+    floor: tuple[float, float, float],
+    trade: float = 0.0,
+) -> tuple[float, list[int]] | None:
+    """The split of some parts' units with the highest lowest Polsby-Popper, within ``envelope``.
+
+    Only splits that beat ``floor`` count: their lowest Polsby-Popper above its first value,
+    their summed Polsby-Popper at least its second (less ``trade`` times the rise of the
+    lowest), their barrier crossing at most its third.  Returns the lowest Polsby-Popper and
+    the side (0..parts-1) of every unit, or ``None``.
+    """
+    local = _local(r, members)
+    if local is None:
+        return None
+    nbrs, nw, w, shape, pens, xadj, adj, ew = local
+    rng = np.random.default_rng(seed)
+    best = None
+    starts = _split_starts(xadj, adj, ew, w, parts, xy[members], rng, *_LEAST_STARTS)
+    for t, start in enumerate(starts):
+        start = _repair(start, nbrs, parts)
+        sub = _Refiner(nbrs, nw, w, start, parts, 0.0, shape, None, seed + t, pens)
+        sub.mean = (envelope[0] + envelope[1]) / 2  # the violation: how far outside it
+        sub.tol = (envelope[1] - envelope[0]) / 2
+        sub.balance()
+        if sub.violation() > 1e-9 * max(sub.mean, 1.0):
+            continue
+        for step in (sub.raise_least, sub.polsby_popper):  # the least up, then the sum
+            step()
+            low = sub.least_pp()
+            good = (
+                low > floor[0] + 1e-6
+                and parts * sub.mean_pp() >= floor[1] - trade * (low - floor[0]) - 1e-9
+                and sub.crossing() <= floor[2] + 1e-12
+            )
+            if good and (best is None or low > best[0]):
+                best = (low, list(sub.lab))
+    return best
 
 
 def shape_inputs(

@@ -279,10 +279,16 @@ def test_split_with_units_gives_them_the_next_free_number(toy_editor):
 
 
 def _merged(editor: PlanEditor, start: int = 0) -> str:
-    """Merge a grid with a neighbour of its community (a grid big enough for two in range)."""
-    code = next(c for c in editor.codes[start:] if editor.neighbours(c))
-    editor.merge_grids(code, editor.neighbours(code)[0])
-    return code
+    """Merge a grid with a neighbour of its community into a grid of 700-900 households.
+
+    Two grids of 300-500 fit in it with room for units of ~150 households either way.
+    """
+    for code in editor.codes[start:]:
+        for other in editor.neighbours(code):
+            if 700 <= editor.measure([code, other])["households"].sum() <= 900:
+                editor.merge_grids(code, other)
+                return code
+    raise AssertionError("no pair of neighbouring grids holds 700-900 households")
 
 
 def test_split_without_units_halves_the_grid(plan, editor):
@@ -561,7 +567,7 @@ def test_sample_undo_redo_returns_to_every_state(editor):
     unit, code = _movable(editor)
     editor.move_units([unit], code)
     mid = _state(editor)[:3]
-    editor.merge_grids(code, editor.neighbours(code)[0])
+    code = _merged(editor, editor.codes.index(code))
     editor.split_grid(code)
     editor.lock(code)
     for _ in range(3):
