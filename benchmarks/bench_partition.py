@@ -253,7 +253,8 @@ def main() -> None:
           f"{s['grids']} grids, in range 300-500: {100 * s['in_range_share']:.1f} %, "
           f"contiguous: {100 * s['contiguous_share']:.0f} %, "
           f"max |dev| from community mean: {100 * s['max_abs_deviation_from_group_mean']:.1f} %, "
-          f"mean PP {s['mean_polsby_popper']:.3f}, buildings split: {s['buildings_split']}, "
+          f"mean PP {s['mean_polsby_popper']:.3f} (least {s['min_polsby_popper']:.3f}), "
+          f"buildings split: {s['buildings_split']}, "
           f"grids crossing the river: {s['grids_crossing_water']}, "
           f"an arterial: {s['grids_crossing_arterial']}")  # fmt: skip
     ignored = make_plan(layers, barriers="ignore").summary
