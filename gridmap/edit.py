@@ -456,10 +456,11 @@ class PlanEditor:
             The units of the new grid (the rest keep ``code``).  By default the grid is split
             into two balanced, compact halves (:func:`gridmap.partition.partition_graph`), the
             half first in reading order (north-west) keeping ``code``; with the plan's range
-            (``minimum``-``maximum``), both halves are brought into it where the units allow,
-            and the split is refused when they cannot be (a grid of fewer than twice the
-            minimum, or units too coarse), naming the halves it would make.  Units given by
-            hand are split as given: the halves' ``in_range`` says how they fare.
+            (``minimum``-``maximum``), both halves are brought into it where the units allow;
+            a grid of fewer than twice the minimum is refused (naming the halves it would
+            make), and one too big for two grids, or whose units are too coarse, is split as
+            evenly as it goes.  Units given by hand are split as given: the halves'
+            ``in_range`` says how they fare.
 
         Returns
         -------
@@ -471,8 +472,8 @@ class PlanEditor:
         EditRefused
             When the grid is unknown, locked or has one unit, the units are not all in it or
             are all of it, either half would be in pieces or without households while the grid
-            had some, no split without ``units`` puts both halves in the plan's range (code
-            ``split_out_of_range``), or the community has no grid number left.
+            had some, a grid split without ``units`` holds less than twice the plan's minimum
+            (code ``split_out_of_range``), or the community has no grid number left.
         """
         slot = self._live_slot(code)
         code = self._codes[slot]
@@ -1007,20 +1008,29 @@ class PlanEditor:
             weights = shape[:, 0]
         compactness = shape_inputs(sub, shape[:, 0], shape[:, 1], shape[:, 2:4])
         bounds = self._bounds() if self._values[members, 0].sum() > 0 else None
-        try:
-            halves = partition_graph(
-                sub, weights, {code: 2}, compactness=compactness, bounds=bounds
-            )
-        except GridmapError as error:
-            raise EditRefused(
-                f"grid {code} cannot be split in two balanced halves: {error.message}",
-                fix="give the units of the new grid (split_grid(code, units=...)).",
-                codes=[code],
-                code="split_unbalanced",
-                params={"grid": code},
-            ) from error
-        if bounds is not None:
-            self._refuse_out_of_range(code, weights, halves, bounds)
+        halves = None
+        if bounds is not None:  # both halves in the plan's range, where the units allow it
+            try:
+                halves = partition_graph(
+                    sub, weights, {code: 2}, compactness=compactness, bounds=bounds
+                )
+            except GridmapError:
+                halves = None
+            if halves is not None and not self._within(weights, halves, bounds):
+                halves = None
+        if halves is None:  # else the most even split, refused only when both would be short
+            try:
+                halves = partition_graph(sub, weights, {code: 2}, compactness=compactness)
+            except GridmapError as error:
+                raise EditRefused(
+                    f"grid {code} cannot be split in two balanced halves: {error.message}",
+                    fix="give the units of the new grid (split_grid(code, units=...)).",
+                    codes=[code],
+                    code="split_unbalanced",
+                    params={"grid": code},
+                ) from error
+            if bounds is not None:
+                self._refuse_too_few(code, weights, halves, bounds)
         geoms = np.array(
             [self._dissolve(members[halves == h]) for h in (0, 1)],
             dtype=object,
@@ -1035,34 +1045,34 @@ class PlanEditor:
             return None
         return (0.0 if low is None else float(low), math.inf if high is None else float(high))
 
-    def _refuse_out_of_range(
+    @staticmethod
+    def _within(weights: np.ndarray, halves: np.ndarray, bounds: tuple[float, float]) -> bool:
+        """Whether both halves of a split hold a weight within ``bounds``."""
+        sums = [float(weights[halves == h].sum()) for h in (0, 1)]
+        return all(bounds[0] <= value <= bounds[1] for value in sums)
+
+    def _refuse_too_few(
         self, code: str, weights: np.ndarray, halves: np.ndarray, bounds: tuple[float, float]
     ) -> None:
-        """Refuse a split whose halves are not both within ``bounds``, saying what would do."""
+        """Refuse a split of a grid too small for two grids in ``bounds``, saying what would do.
+
+        A grid big enough for two but whose units allow no split in range (or too big for two)
+        is split as evenly as it goes: the halves' ``in_range`` says how they fare.
+        """
         sums = sorted(float(weights[halves == h].sum()) for h in (0, 1))
         low, high = bounds
-        if low <= sums[0] and sums[1] <= high:
+        if sums[0] + sums[1] >= 2 * low:
             return
         total = sums[0] + sums[1]
         word = self._weight_word()
         span = f"{low:g}-{high:g}" if math.isfinite(high) else f"at least {low:g}"
-        if total < 2 * low:
-            reason = f"two grids of {span} {word} need at least {2 * low:g}"
-        elif total > 2 * high:
-            reason = f"two grids of {span} {word} hold at most {2 * high:g}"
-        else:
-            reason = f"its units allow no split with both halves within {span}"
-        by_hand = "choose the new grid's units by hand (split_grid(code, units=...))"
         raise EditRefused(
-            f"grid {code} holds {total:g} {word}: {reason}. The most even split found gives "
-            f"halves of {sums[0]:g} and {sums[1]:g} {word}; a range reaching down to "
-            f"{sums[0]:g} and up to {sums[1]:g} would allow it.",
-            fix=(
-                f"merge it with a neighbour and split the merged grid, {by_hand}, or widen the "
-                "plan's range."
-                if total < 2 * low
-                else f"{by_hand}, or widen the plan's range."
-            ),
+            f"grid {code} holds {total:g} {word}: two grids of {span} {word} need at least "
+            f"{2 * low:g}. The most even split found gives halves of {sums[0]:g} and "
+            f"{sums[1]:g} {word}; a range reaching down to {sums[0]:g} and up to {sums[1]:g} "
+            "would allow it.",
+            fix="merge it with a neighbour and split the merged grid, choose the new grid's "
+            "units by hand (split_grid(code, units=...)), or widen the plan's range.",
             codes=[code],
             code="split_out_of_range",
             params={
@@ -1072,6 +1082,9 @@ class PlanEditor:
                 "minimum": low,
                 "maximum": high,
                 "weight": word,
+                "need": 2 * low,
+                "smaller": sums[0],
+                "larger": sums[1],
             },
         )
 

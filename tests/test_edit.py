@@ -346,14 +346,17 @@ def test_split_out_of_range_is_refused_with_what_would_do(toy, toy_editor):
     coarse = Plan(units, toy.labels, gpd.GeoDataFrame(), {}, {}, graph=toy.graph,
                   context=toy.context).with_labels(toy.labels, list(toy.grids["code"]))  # fmt: skip
     coarse_editor = PlanEditor(coarse)
-    error = _refused(
-        coarse_editor,
-        lambda: coarse_editor.split_grid(A),
-        "holds 560 households",
-        "its units allow no split with both halves within 250-400",
-        "halves of 20 and 540 households",
-    )
-    assert "by hand" in error.fix and "merge" not in error.fix
+    # enough households for two grids but units too coarse: split as evenly as it goes
+    halves = coarse_editor.split_grid(A).touched
+    assert sorted(halves["households"]) == [20, 540] and not halves["in_range"].all()
+
+
+def test_split_of_a_grid_too_big_for_two_is_as_even_as_it_goes(toy_editor):
+    toy_editor.merge_grids(A, B)
+    toy_editor.merge_grids(A, C)  # 900 households in 9 units of 100; two grids of 250-400 hold 800
+    halves = toy_editor.split_grid(A).touched
+    assert sorted(halves["households"]) == [400, 500]
+    assert halves["in_range"].tolist().count(True) == 1
 
 
 def test_split_refusals(toy_editor):

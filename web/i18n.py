@@ -397,6 +397,8 @@ CATALOGUE: dict[str, str] = {
     "Move units between grid {grid} and its neighbours by hand, or split another grid.": "请在网格 {grid} 与相邻网格之间手工移动单元，或拆分其他网格。",  # noqa: E501
     "Community {community} has used all {limit} grid numbers: a split needs a new one.": "社区 {community} 的 {limit} 个网格编号已全部用完，拆分需要新的编号。",  # noqa: E501
     "Merge grids instead, or partition afresh and edit again.": "请改为合并网格，或重新划分后再调整。",  # noqa: E501
+    "Grid {grid} holds {total:g} {weight}: two grids of {minimum:g}-{maximum:g} need at least {need:g} (the most even split gives {smaller:g} and {larger:g}).": "网格 {grid} 只有 {total:g} {weight}：两个 {minimum:g}-{maximum:g} 的网格至少需要 {need:g}（最均衡的拆分为 {smaller:g} 和 {larger:g}）。",  # noqa: E501
+    "Merge it with a neighbour and split the merged grid, or widen the range.": "请先与相邻网格合并再拆分，或放宽范围。",  # noqa: E501
     "Grid {grid} cannot be merged with itself.": "网格 {grid} 不能与自身合并。",
     "Merge it with one of its neighbours: {neighbours}.": "请与其相邻网格之一合并：{neighbours}。",
     "Grid {keep} is in community {keep_community} and grid {other} in community {other_community}: a grid never crosses a community line.": "网格 {keep} 属于社区 {keep_community}，网格 {other} 属于社区 {other_community}：网格不能跨越社区界线。",  # noqa: E501

@@ -184,6 +184,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Grid {grid} cannot be split in two balanced halves.",
         "Move units between grid {grid} and its neighbours by hand, or split another grid.",
     ),
+    "split_out_of_range": (
+        "Grid {grid} holds {total:g} {weight}: two grids of {minimum:g}-{maximum:g} need at "
+        "least {need:g} (the most even split gives {smaller:g} and {larger:g}).",
+        "Merge it with a neighbour and split the merged grid, or widen the range.",
+    ),
     "no_grid_number_left": (
         "Community {community} has used all {limit} grid numbers: a split needs a new one.",
         "Merge grids instead, or partition afresh and edit again.",

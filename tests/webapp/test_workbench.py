@@ -47,7 +47,8 @@ def headers(page):
 @pytest.fixture(scope="module")
 def post(editor, headers):
     def send(path, body=None, client=None, **kwargs):
-        return (client or editor).post(API + path, json=body or {}, headers=headers, **kwargs)
+        kwargs.setdefault("headers", headers)
+        return (client or editor).post(API + path, json=body or {}, **kwargs)
 
     return send
 
@@ -376,29 +377,44 @@ def test_undo_and_redo_walk_the_history(post, editor, redrawn, moved):
     assert response.status_code == 400 and "nothing to redo" in response.get_json()["message"]
 
 
-def test_split_and_merge_then_undo(post, editor, redrawn, moved):
+def test_merge_and_split_then_undo(post, editor, redrawn, moved):
     draft_id = redrawn["draft"]
     state = state_of(editor, draft_id)
-    biggest = max(state["grids"], key=lambda g: g["units"])
-    response = post(f"/{draft_id}/split", {"code": biggest["code"]})
+    before = {g["code"]: g for g in state["grids"]}
+    # a grid of 300-500 is too small for two: the split is refused with what would do
+    response = post(f"/{draft_id}/split", {"code": moved.to})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["refused"] and "need at least 600" in body["message"]
+    assert "Merge it with a neighbour" in body["fix"] and "split_grid" not in body["fix"]
+    # merged with its neighbour, it splits in two grids back in range
+    keep, other = moved.to, moved.source
+    response = post(f"/{draft_id}/merge", {"keep": keep, "other": other})
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["retired"] == [other]
+    response = post(f"/{draft_id}/merge", {"keep": keep, "other": keep})
+    assert response.status_code == 400 and "itself" in response.get_json()["message"]
+    response = post(f"/{draft_id}/split", {"code": keep})
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     (added,) = body["added"]
-    assert len(body["grids"]) == len(state["grids"]) + 1
-    assert {f["properties"]["code"] for f in body["features"]} == {biggest["code"], added}
+    assert len(body["grids"]) == len(state["grids"])
+    assert {f["properties"]["code"] for f in body["features"]} == {keep, added}
     grids = {g["code"]: g for g in body["grids"]}
-    assert (
-        grids[biggest["code"]]["households"] + grids[added]["households"] == biggest["households"]
-    )
-    response = post(f"/{draft_id}/merge", {"keep": biggest["code"], "other": added})
-    assert response.status_code == 200
-    body = response.get_json()
-    assert body["retired"] == [added] and len(body["grids"]) == len(state["grids"])
-    response = post(f"/{draft_id}/merge", {"keep": biggest["code"], "other": biggest["code"]})
-    assert response.status_code == 400 and "itself" in response.get_json()["message"]
+    merged = before[keep]["households"] + before[other]["households"]
+    assert grids[keep]["households"] + grids[added]["households"] == merged
+    assert 300 <= grids[keep]["households"] <= 500 and 300 <= grids[added]["households"] <= 500
     for _ in range(2):
         assert post(f"/{draft_id}/undo").status_code == 200
     assert state_of(editor, draft_id)["history_length"] == state["history_length"]
+
+
+def test_a_refused_split_in_chinese(post, headers, redrawn, moved):
+    chinese = {**headers, "Accept-Language": "zh-CN,zh;q=0.9"}
+    response = post(f"/{redrawn['draft']}/split", {"code": moved.to}, headers=chinese)
+    assert response.status_code == 400
+    body = response.get_json()
+    assert "至少需要 600" in body["message"] and "合并" in body["fix"]
 
 
 def test_a_locked_grid_refuses_edits(post, editor, redrawn, moved):
