@@ -69,10 +69,17 @@ def measure(plan: Plan, repeat: int) -> list[tuple[str, list[float]]]:
     ones = moves(editor, 1, repeat)
     fives = moves(editor, 5, repeat)
     codes = editor.codes
-    splittable = [c for c in codes if editor.units_of(c).size >= 2][:repeat]
     pairs = [(c, editor.neighbours(c)[0]) for c in codes if editor.neighbours(c)][:repeat]
-    editor.split_grid(splittable[0])  # warm-up (per-unit shape inputs are made once)
-    editor.undo()
+
+    def split_merged(keep: str, other: str) -> float:
+        """Milliseconds to split two merged neighbours back in two (the merge untimed)."""
+        editor.merge_grids(keep, other)
+        try:
+            return timed(lambda: editor.split_grid(keep), editor.undo)
+        finally:
+            editor.undo()
+
+    split_merged(*pairs[0])  # warm-up (per-unit shape inputs are made once)
 
     def cycle(items: list, count: int) -> list:
         return [items[i % len(items)] for i in range(count)]
@@ -82,8 +89,8 @@ def measure(plan: Plan, repeat: int) -> list[tuple[str, list[float]]]:
                            for u, c in cycle(ones, repeat)]),
         ("move 5 units", [timed(lambda u=u, c=c: editor.move_units(u, c), editor.undo)
                           for u, c in cycle(fives, repeat)]),
-        ("split (balanced halves)", [timed(lambda c=c: editor.split_grid(c), editor.undo)
-                                     for c in cycle(splittable, repeat)]),
+        ("split 2 merged grids",
+         [split_merged(a, b) for a, b in cycle(pairs, repeat)]),
         ("merge two grids", [timed(lambda a=a, b=b: editor.merge_grids(a, b), editor.undo)
                              for a, b in cycle(pairs, repeat)]),
     ]  # fmt: skip
