@@ -151,30 +151,50 @@ def _largest_overlap(polys: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def _building_cells(face: shapely.Geometry, footprints: np.ndarray) -> np.ndarray:
-    """Cells tiling ``face``, one per footprint, from Voronoi cells of outline samples."""
+    """Cells tiling ``face``, one per footprint, from Voronoi cells of outline samples.
+
+    The Voronoi diagram is computed about the face's corner: at projected coordinates of
+    several hundred kilometres GEOS rounds close Voronoi vertices into self-intersecting cells
+    (and their clipping or union then throws a TopologyException).  Cells that still come out
+    invalid are repaired and joined by a full union instead of the faster coverage union.
+    """
     n = len(footprints)
     if n == 1:
         return np.asarray([face], dtype=object)
+    origin = np.asarray(face.bounds[:2], dtype=np.float64)
+    local_face = shapely.transform(face, lambda xy: xy - origin)
     outlines = shapely.segmentize(shapely.boundary(footprints), SAMPLE_SPACING)
     coords, owner = shapely.get_coordinates(outlines, return_index=True)
     coords = np.round(coords, 3)
     coords, first = np.unique(coords, axis=0, return_index=True)
     owner = owner[first]
-    points = shapely.multipoints(coords)
-    regions = shapely.voronoi_polygons(points, extend_to=face, ordered=True)
+    local = coords - origin
+    points = shapely.multipoints(local)
+    regions = shapely.voronoi_polygons(points, extend_to=local_face, ordered=True)
     cells = np.asarray(shapely.get_parts(regions), dtype=object)
     if len(cells) != len(coords):  # GEOS merged points: fall back to a spatial match
         tree = shapely.STRtree(cells)
-        idx = tree.query(shapely.points(coords), predicate="within")
+        idx = tree.query(shapely.points(local), predicate="within")
         owner_cells = np.full(len(cells), -1)
         owner_cells[idx[1]] = owner[idx[0]]
         owner = owner_cells
-    shapely.prepare(face)
-    inside = shapely.contains_properly(face, cells)
-    cells = np.where(inside, cells, shapely.intersection(cells, face))
+    clean = bool(shapely.is_valid(cells).all())
+    if not clean:
+        cells = shapely.make_valid(cells)
+    shapely.prepare(local_face)
+    inside = shapely.contains_properly(local_face, cells)
+    cells = np.where(inside, cells, shapely.intersection(cells, local_face))
     result = np.empty(n, dtype=object)
     for k in range(n):
-        result[k] = shapely.make_valid(shapely.coverage_union_all(cells[owner == k]))
+        mine = cells[owner == k]
+        if clean:
+            try:
+                joined = shapely.coverage_union_all(mine)
+            except shapely.errors.GEOSException:
+                joined = shapely.union_all(mine)
+        else:
+            joined = shapely.union_all(mine)
+        result[k] = shapely.make_valid(shapely.transform(joined, lambda xy: xy + origin))
     return result
 
 
