@@ -358,8 +358,87 @@ def make_plan(
                 "ask for fewer grids (a larger --target or --min, or a smaller --grids).",
             )
         )
+    if not (grids or per_community):
+        problems += _out_of_range(grid_table, weight, minimum, maximum)
     plan.problems = problems
     return plan
+
+
+#: How many grids an out-of-range warning names before it says "and N more".
+OUT_OF_RANGE_SHOWN = 8
+
+
+def _out_of_range(
+    grid_table: gpd.GeoDataFrame, weight: str, minimum: float, maximum: float
+) -> list[Problem]:
+    """Warn about grids the partition left outside ``minimum``-``maximum``, naming each one.
+
+    The fix names what would help: a wider range, or another number of grids for the
+    communities holding them (``--per-community``, with the counts whose mean is in range).
+    Grids holding nothing are left to the warning about empty grids.
+    """
+    values = grid_table["weight"].to_numpy(dtype=float)
+    out = np.flatnonzero(((values < minimum) & (values > 0)) | (values > maximum))
+    if not len(out):
+        return []
+    codes = grid_table["code"].astype(str).to_numpy()
+    groups = grid_table["group"].astype(str).to_numpy()
+    listed = [{"code": codes[i], "community": groups[i], "weight": float(values[i])} for i in out]
+    shown = ", ".join(
+        f"{g['code']} ({g['weight']:g} {weight}, community {g['community']})"
+        for g in listed[:OUT_OF_RANGE_SHOWN]
+    )
+    if len(listed) > OUT_OF_RANGE_SHOWN:
+        shown += f" and {len(listed) - OUT_OF_RANGE_SHOWN} more"
+    communities = []
+    for name in dict.fromkeys(groups[out]):
+        mine = groups == name
+        total, count = float(values[mine].sum()), int(mine.sum())
+        fewest, most = math.ceil(total / maximum), math.floor(total / minimum)
+        others = sorted(
+            (n for n in range(max(1, fewest), most + 1) if n != count),
+            key=lambda n: (abs(n - count), n),
+        )
+        communities.append(
+            {"community": name, "grids": count, "weight": total, "other_counts": others}
+        )
+    low = min(minimum, float(values[out].min()))
+    high = max(maximum, float(values[out].max()))
+    advice = []
+    for c in communities:
+        counts = " or ".join(str(n) for n in c["other_counts"][:2])
+        if counts:
+            advice.append(f"{counts} for community {c['community']} instead of {c['grids']}")
+    fix = f"widen the range to {low:g}-{high:g} (--min/--max)"
+    if advice:
+        fix += (
+            ", or ask for other numbers of grids with --per-community (every community named), "
+            "e.g. " + "; ".join(advice)
+        )
+    fix += (
+        ": a side of a community cut off by the river or an arterial road with few, large "
+        "units may not fill as many grids in range as it gets."
+    )
+    return [
+        Problem(
+            "warning",
+            f"{len(listed)} grid(s) are out of {minimum:g}-{maximum:g} {weight}: {shown}.",
+            fix,
+            layer="communities",
+            code="grids_out_of_range",
+            params={
+                "count": len(listed),
+                "minimum": minimum,
+                "maximum": maximum,
+                "weight_name": weight,
+                "listing": shown,
+                "grids": listed,
+                "communities": communities,
+                "widened_minimum": low,
+                "widened_maximum": high,
+            },
+        )
+    ]
 
 
 def prepare_street(

@@ -78,6 +78,8 @@ def test_households_are_balanced_within_range(plan, layers):
     # the refinement balances against each community's mean grid; grids it leaves a household
     # or two out of range are then mended by exchanges and paths of moves (gridmap.rebalance)
     assert plan.summary["in_range_share"] == 1.0, plan.grids["households"].describe()
+    # every grid in range: no warning about grids out of it
+    assert not [p for p in plan.problems if p.code == "grids_out_of_range"]
 
 
 def test_codes_are_fifteen_digits_unique_and_nested(plan):

@@ -70,3 +70,16 @@ def test_generated_streets_get_an_exact_nested_contiguous_plan_in_range(seed):
     assert len(out) <= STREETS[seed], grids.iloc[out][["code", "households", "units"]]
     for grid in out:
         assert _too_many_grids(plan, grid, 300), grids.iloc[grid][["code", "households"]]
+    # grids left out of range are named in one warning, with what would help
+    warned = [p for p in plan.problems if p.code == "grids_out_of_range"]
+    assert len(warned) == (1 if len(out) else 0)
+    if len(out):
+        [warning] = warned
+        assert warning.severity == "warning" and "--min/--max" in warning.fix
+        assert warning.params["count"] == len(out)
+        assert [g["code"] for g in warning.params["grids"]] == grids["code"].iloc[out].tolist()
+        for _, grid in grids.iloc[out].iterrows():
+            assert f"{grid['code']} ({grid['households']} households" in warning.message
+            community = grid["group"]
+            assert f"for community {community} instead of" in warning.fix
+        assert "300-500 households" in warning.message
