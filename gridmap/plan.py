@@ -576,10 +576,51 @@ def _allocate_and_partition(
     bounds = None
     if request.get("total") is None and request.get("per_group") is None:
         bounds = (float(request["minimum"]), float(request["maximum"]))
+        counts = _cap_to_units(graph, weights, counts, *bounds)
     return partition_graph(
         graph, weights, counts, seed=seed, compactness=shape, crossing_penalty=penalty or None,
         bounds=bounds, free_crossings=free,
     )  # fmt: skip
+
+
+def _fillable(weights: np.ndarray, minimum: float) -> int:
+    """At most how many grids of at least ``minimum`` these units can make, whatever their shapes.
+
+    A grid in range needs at least ``c`` units with weight, ``c`` being how many of the largest
+    units it takes to reach ``minimum``; ``n`` such units make at most ``n // c`` grids.
+    """
+    ranked = np.sort(weights[weights > 0])[::-1]
+    if not ranked.size:
+        return 0
+    need = int(np.searchsorted(np.cumsum(ranked), minimum)) + 1
+    return ranked.size // need
+
+
+def _cap_to_units(
+    graph: Any,
+    weights: np.ndarray,
+    counts: Mapping[str, int] | np.ndarray,
+    minimum: float,
+    maximum: float,
+) -> Mapping[str, int] | np.ndarray:
+    """Give a group (a community or its side) no more grids than its units can fill in range.
+
+    A group allocated more grids than :func:`_fillable` allows leaves the extra ones out of
+    range whatever the partition does; it gets that many instead, when they can still hold
+    its weight (mean at most ``maximum``).  ``counts`` are by group name (a mapping) or by
+    group index (an array), as :func:`gridmap.partition.partition_graph` takes them.
+    """
+    groups = np.asarray(graph.groups)
+    by_name = isinstance(counts, Mapping)
+    capped = dict(counts) if by_name else np.asarray(counts, dtype=np.int64).copy()
+    for g, name in enumerate(graph.group_names):
+        key = name if by_name else g
+        wanted = int(capped[key])
+        mine = weights[groups == g]
+        most = _fillable(mine, minimum)
+        if 1 <= most < wanted and mine.sum() / most <= maximum:
+            capped[key] = most
+    return capped
 
 
 #: In --grids / --per-community mode, a side of a community stands alone (grids not crossing

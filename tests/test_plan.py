@@ -347,3 +347,21 @@ def test_overlap_codes_picks_the_largest_piece():
     codes, share = overlap_codes(shapes, grids)
     assert codes.tolist() == ["A", "B", None, "B"]
     assert share.tolist() == pytest.approx([2 / 3, 0.8, 0.0, 1.0])
+
+
+def test_a_group_gets_no_more_grids_than_its_units_can_fill():
+    from types import SimpleNamespace
+
+    from gridmap.plan import _cap_to_units
+
+    # side A: 11 units, the largest two 299: every grid of 300 needs 3 units, so 3 grids at most
+    side_a = [150, 149, 147, 136, 135, 130, 125, 120, 110, 60, 50]
+    side_b = [100] * 20  # 2000 in 20 units: 5 grids of 400 fit
+    weights = np.asarray(side_a + side_b, dtype=float)
+    graph = SimpleNamespace(
+        groups=np.repeat([0, 1], [len(side_a), len(side_b)]), group_names=["A", "B"]
+    )
+    assert list(_cap_to_units(graph, weights, np.asarray([4, 5]), 300, 500)) == [3, 5]
+    assert _cap_to_units(graph, weights, {"A": 4, "B": 5}, 300, 500) == {"A": 3, "B": 5}
+    # 3 grids would hold 437 each (1312 households), over a maximum of 430: it keeps its 4
+    assert list(_cap_to_units(graph, weights, np.asarray([4, 5]), 300, 430)) == [4, 5]
