@@ -399,6 +399,8 @@ CATALOGUE: dict[str, str] = {
     "Merge grids instead, or partition afresh and edit again.": "请改为合并网格，或重新划分后再调整。",  # noqa: E501
     "Grid {grid} holds {total:g} {weight}: two grids of {minimum:g}-{maximum:g} need at least {need:g} (the most even split gives {smaller:g} and {larger:g}).": "网格 {grid} 只有 {total:g} {weight}：两个 {minimum:g}-{maximum:g} 的网格至少需要 {need:g}（最均衡的拆分为 {smaller:g} 和 {larger:g}）。",  # noqa: E501
     "Merge it with a neighbour and split the merged grid, or widen the range.": "请先与相邻网格合并再拆分，或放宽范围。",  # noqa: E501
+    "Grids outside {minimum:g}-{maximum:g} {weight_name} ({count}): {out_grids}.": "超出 {minimum:g}-{maximum:g} {weight_name} 的网格（{count} 个）：{out_grids}。",  # noqa: E501
+    "Widen the range to {widened_minimum:g}-{widened_maximum:g}, or give some communities another number of grids (“Grids per community”): a side of a community cut off by the river or an arterial road, with few large units, may not fill every grid it gets.": "请将范围放宽到 {widened_minimum:g}-{widened_maximum:g}，或为部分社区指定其他网格数（“各社区网格数”）：被河流或主干道隔开、单元少而大的社区一侧，可能填不满分给它的每个网格。",  # noqa: E501
     "Grid {grid} cannot be merged with itself.": "网格 {grid} 不能与自身合并。",
     "Merge it with one of its neighbours: {neighbours}.": "请与其相邻网格之一合并：{neighbours}。",
     "Grid {keep} is in community {keep_community} and grid {other} in community {other_community}: a grid never crosses a community line.": "网格 {keep} 属于社区 {keep_community}，网格 {other} 属于社区 {other_community}：网格不能跨越社区界线。",  # noqa: E501

@@ -236,6 +236,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{minimum:g}–{maximum:g}.",
         "Lower the minimum to {weight:g} or less.",
     ),
+    "grids_out_of_range": (
+        "Grids outside {minimum:g}-{maximum:g} {weight_name} ({count}): {out_grids}.",
+        "Widen the range to {widened_minimum:g}-{widened_maximum:g}, or give some communities "
+        "another number of grids (“Grids per community”): a side of a community cut off by the "
+        "river or an arterial road, with few large units, may not fill every grid it gets.",
+    ),
     "too_few_grids": (
         "{grids} grids cannot cover {communities} communities with households.",
         "Ask for at least {communities} grids (one per community).",
@@ -359,10 +365,16 @@ def _filled(params: dict[str, Any]) -> str:
     )
 
 
+def _out_grids(params: dict[str, Any]) -> str:
+    grids = [g for g in params.get("grids") or [] if isinstance(g, dict)]
+    return listing([f"{g['code']} ({g['weight']:g})" for g in grids], limit=6)
+
+
 #: Params made from others, by name, before a message is filled in.
 DERIVED: dict[str, Callable[[dict[str, Any]], Any]] = {
     "distance": _distance,
     "filled": _filled,
+    "out_grids": _out_grids,
 }
 
 

@@ -342,3 +342,24 @@ def test_every_refusal_of_the_web_has_its_chinese_with_the_same_fields():
         assert text in CATALOGUE, f"no Chinese for {text!r}"
         assert set(field.findall(CATALOGUE[text])) == set(field.findall(text)), text
         assert CJK.search(CATALOGUE[text]), text
+
+
+def test_grids_out_of_range_warning_in_both_languages(app):
+    from gridmap.errors import Problem
+    from web.messages import problem_text
+
+    grids = [{"code": "510104090007008", "community": "510104090007", "weight": 297.0}]
+    params = {"count": 1, "minimum": 300.0, "maximum": 500.0, "weight_name": "households",
+              "grids": grids, "widened_minimum": 297.0, "widened_maximum": 500.0}  # fmt: skip
+    problem = Problem("warning", "1 grid(s) are out...", "widen (--min/--max)",
+                      code="grids_out_of_range", params=params)  # fmt: skip
+    with app.test_request_context(headers=EN):
+        app.preprocess_request()
+        message, fix = problem_text(problem)
+    assert message == "Grids outside 300-500 households (1): 510104090007008 (297)."
+    assert "297-500" in fix and "Grids per community" in fix and not CLI.search(fix)
+    with app.test_request_context(headers=ZH):
+        app.preprocess_request()
+        message, fix = problem_text(problem)
+    assert message.startswith("超出 300-500") and "510104090007008 (297)" in message
+    assert "297-500" in fix and "各社区网格数" in fix
