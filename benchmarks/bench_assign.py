@@ -12,7 +12,7 @@ and runs in a fresh child process (this script with ``--one``), so its peak memo
   the first 100,000 points say the whole run would take more than 3 minutes, it stops there and
   the rate is extrapolated; it is not run on 10,000,000 points.
 
-Cases: uniform random points (seeded) over the bounding box of the sample street's grids (98
+Cases: uniform random points (seeded) over the bounding box of the sample street's grids (97
 grids; part of the points fall outside every grid), 1,000,000 and 10,000,000 of them; the
 13,472 SF crime points (``../shared/data/sf/``) over a plan of 20 grids of SF block groups.
 
