@@ -1172,20 +1172,20 @@ def incidents_list(
     """List incidents, newest first, filtered by status, category, grid and time."""
     module = _incidents_module()
     ws = _workspace(ctx.obj["workspace"])
-    frame = module.incidents(
-        ws, status=list(status) or None, category=list(category) or None,
-        grid=list(grid) or None, since=since, until=until, open_only=open_only,
+    filters = dict(
+        status=list(status) or None, category=list(category) or None, grid=list(grid) or None,
+        since=since, until=until, open_only=open_only,
     )  # fmt: skip
-    if frame.empty:
+    # only the rows shown are read (paged in SQLite); the total is counted there
+    shown = module.incidents(ws, **filters, newest_first=True, limit=limit or None)
+    if shown.empty:
         click.echo("No incidents match.")
         return
-    shown = frame.iloc[::-1]
-    if limit:
-        shown = shown.head(limit)
+    total = len(shown) if not limit else module.incident_count(ws, **filters)
     columns = [c for c in INCIDENT_LIST_COLUMNS if c in shown.columns]
     rows = [[_cell(v) for v in r] for r in shown[columns].itertuples(index=False)]
     click.echo(_table(rows, columns))
-    click.echo(f"{len(shown)} of {len(frame)} incident(s) shown.")
+    click.echo(f"{len(shown)} of {total} incident(s) shown.")
 
 
 @incidents_group.command("transition")

@@ -244,6 +244,17 @@ def test_incidents_list_transition_escalate_and_stats(street, tmp_path):
     assert "5 of" in listed.output
     first = listed.output.splitlines()[2].split()[0]
     assert first.startswith("E")
+    from gridmap import incidents as engine
+
+    ws = Workspace(street)
+    try:
+        reported = engine.incidents(ws, status="reported")
+    finally:
+        ws.close()
+    newest = reported.sort_values("reported_at", kind="stable").iloc[::-1]
+    shown = [line.split()[0] for line in listed.output.splitlines()[2:7]]
+    assert shown == newest["id"].head(5).tolist()  # the newest five, newest first
+    assert f"5 of {len(reported)} incident(s) shown." in listed.output
 
     accepted = run("incidents", street, "transition", first, "accepted", "--actor", "dave")
     assert accepted.exit_code == 0, accepted.output
