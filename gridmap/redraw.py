@@ -816,9 +816,8 @@ def redraw(
     )  # fmt: skip
     result = _compare(plan, layers, building_codes, previous_names)
     problems += [p for p in units.problems if p.severity != "info"]
-    out_of_range = plan.grids.loc[
-        (plan.grids["weight"] < minimum) | (plan.grids["weight"] > maximum), "code"
-    ].tolist()
+    outside = plan.grids.loc[(plan.grids["weight"] < minimum) | (plan.grids["weight"] > maximum)]
+    out_of_range = outside["code"].tolist()
     if out_of_range:
         problems.append(
             Problem(
@@ -826,6 +825,17 @@ def redraw(
                 f"{len(out_of_range)} grid(s) are still out of {minimum:g}-{maximum:g} "
                 f"{weight}: {_listing(out_of_range)}.",
                 "widen the range, or partition the street afresh (gridmap partition).",
+                code="redraw_out_of_range",
+                params={
+                    "count": len(out_of_range),
+                    "minimum": minimum,
+                    "maximum": maximum,
+                    "weight_name": weight,
+                    "grids": [
+                        {"code": str(c), "weight": float(w)}
+                        for c, w in zip(outside["code"], outside["weight"], strict=True)
+                    ],
+                },
             )
         )
     result.problems = problems
@@ -932,6 +942,14 @@ def _fit_count(
             f"{where} has {total:g} households: no whole number of grids puts every "
             f"grid within {minimum:g}-{maximum:g}.",
             "widen the range for this community.",
+            code="community_range_infeasible",
+            params={
+                "community": comm,
+                "side": where != f"community {comm}",
+                "total": total,
+                "minimum": minimum,
+                "maximum": maximum,
+            },  # fmt: skip
         )
         if problem not in problems:  # the counts are fitted twice
             problems.append(problem)

@@ -401,6 +401,12 @@ CATALOGUE: dict[str, str] = {
     "Merge it with a neighbour and split the merged grid, or widen the range.": "请先与相邻网格合并再拆分，或放宽范围。",  # noqa: E501
     "Grids outside {minimum:g}-{maximum:g} {weight_name} ({count}): {out_grids}.": "超出 {minimum:g}-{maximum:g} {weight_name} 的网格（{count} 个）：{out_grids}。",  # noqa: E501
     "Widen the range to {widened_minimum:g}-{widened_maximum:g}, or give some communities another number of grids (“Grids per community”): a side of a community cut off by the river or an arterial road, with few large units, may not fill every grid it gets.": "请将范围放宽到 {widened_minimum:g}-{widened_maximum:g}，或为部分社区指定其他网格数（“各社区网格数”）：被河流或主干道隔开、单元少而大的社区一侧，可能填不满分给它的每个网格。",  # noqa: E501
+    "Grids still outside {minimum:g}-{maximum:g} {weight_name} ({count}): {out_grids}.": "仍超出 {minimum:g}-{maximum:g} {weight_name} 的网格（{count} 个）：{out_grids}。",  # noqa: E501
+    "Widen the range, or partition the street afresh (“Partition afresh”).": "请放宽范围，或重新划分整个街道（“重新划分”）。",  # noqa: E501
+    "Community {community} has {total:g} households: no whole number of grids puts every grid within {minimum:g}-{maximum:g}.": "社区 {community} 有 {total:g} 户：任何整数个网格都无法使每个网格都在 {minimum:g}-{maximum:g} 之内。",  # noqa: E501
+    "Widen the range for this community.": "请为该社区放宽范围。",
+    "One side of community {community} (a forbidden barrier runs through it) has {total:g} households: no whole number of grids puts every grid within {minimum:g}-{maximum:g}.": "社区 {community} 被禁止跨越的障碍分开的一侧有 {total:g} 户：任何整数个网格都无法使每个网格都在 {minimum:g}-{maximum:g} 之内。",  # noqa: E501
+    "Widen the range.": "请放宽范围。",
     "Grid {grid} cannot be merged with itself.": "网格 {grid} 不能与自身合并。",
     "Merge it with one of its neighbours: {neighbours}.": "请与其相邻网格之一合并：{neighbours}。",
     "Grid {keep} is in community {keep_community} and grid {other} in community {other_community}: a grid never crosses a community line.": "网格 {keep} 属于社区 {keep_community}，网格 {other} 属于社区 {other_community}：网格不能跨越社区界线。",  # noqa: E501

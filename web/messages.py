@@ -242,6 +242,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "another number of grids (“Grids per community”): a side of a community cut off by the "
         "river or an arterial road, with few large units, may not fill every grid it gets.",
     ),
+    "redraw_out_of_range": (
+        "Grids still outside {minimum:g}-{maximum:g} {weight_name} ({count}): {out_grids}.",
+        "Widen the range, or partition the street afresh (“Partition afresh”).",
+    ),
+    "community_range_infeasible": (
+        "Community {community} has {total:g} households: no whole number of grids puts every "
+        "grid within {minimum:g}-{maximum:g}.",
+        "Widen the range for this community.",
+    ),
+    "community_range_infeasible.side": (
+        "One side of community {community} (a forbidden barrier runs through it) has {total:g} "
+        "households: no whole number of grids puts every grid within {minimum:g}-{maximum:g}.",
+        "Widen the range.",
+    ),
     "too_few_grids": (
         "{grids} grids cannot cover {communities} communities with households.",
         "Ask for at least {communities} grids (one per community).",
@@ -408,6 +422,8 @@ def _key(code: str, params: Mapping[str, Any]) -> str:
     variants = [str(params.get("reason", ""))]
     if params.get("gone"):
         variants.append("gone")
+    if params.get("side"):
+        variants.append("side")
     if isinstance(params.get("grids"), list) and len(params["grids"]) > 1:
         variants.append("many")
     for variant in variants:

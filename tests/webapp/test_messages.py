@@ -363,3 +363,36 @@ def test_grids_out_of_range_warning_in_both_languages(app):
         message, fix = problem_text(problem)
     assert message.startswith("超出 300-500") and "510104090007008 (297)" in message
     assert "297-500" in fix and "各社区网格数" in fix
+
+
+@pytest.mark.parametrize(
+    ("code", "params", "english", "chinese"),
+    [
+        ("redraw_out_of_range",
+         {"count": 1, "minimum": 300.0, "maximum": 500.0, "weight_name": "households",
+          "grids": [{"code": "510104090002003", "weight": 512.0}]},
+         "Grids still outside 300-500 households (1): 510104090002003 (512).", "仍超出 300-500"),
+        ("community_range_infeasible",
+         {"community": "510104090003", "side": False, "total": 520.0, "minimum": 300.0,
+          "maximum": 500.0},
+         "Community 510104090003 has 520 households", "社区 510104090003 有 520 户"),
+        ("community_range_infeasible",
+         {"community": "510104090003", "side": True, "total": 520.0, "minimum": 300.0,
+          "maximum": 500.0},
+         "One side of community 510104090003", "被禁止跨越的障碍分开的一侧"),
+    ],
+)  # fmt: skip
+def test_redraw_warnings_in_both_languages(app, code, params, english, chinese):
+    from gridmap.errors import Problem
+    from web.messages import problem_text
+
+    problem = Problem("warning", "engine text", "engine fix (gridmap partition)", code=code,
+                      params=params)  # fmt: skip
+    with app.test_request_context(headers=EN):
+        app.preprocess_request()
+        message, fix = problem_text(problem)
+    assert message.startswith(english) and not CLI.search(fix)
+    with app.test_request_context(headers=ZH):
+        app.preprocess_request()
+        message, fix = problem_text(problem)
+    assert chinese in message and CJK.search(fix)
