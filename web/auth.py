@@ -41,8 +41,10 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from gridmap import accounts
 from gridmap.accounts import Account
 from web import workspace as store
-from web.errors import ApiError, error_response, wants_json
+from web.errors import error_response, wants_json
+from web.i18n import current_language
 from web.i18n import translate as _
+from web.messages import refusal
 
 bp = Blueprint("auth", __name__)
 
@@ -174,10 +176,11 @@ def _account_of_request() -> Account | None:
     if token is not None:
         account = accounts.token_account(state.ws, token)
         if account is None:
-            raise ApiError(
+            raise refusal(
                 401,
                 "the API token is not valid (unknown or revoked).",
-                fix="ask an admin for a token: gridmap users WORKSPACE token LABEL.",
+                fix="ask an admin for a token ({command}).",
+                command="gridmap users WORKSPACE token LABEL",
             )
         return account
     name = session.get("user")
@@ -188,6 +191,11 @@ def _account_of_request() -> Account | None:
         session.clear()
         return None
     return Account(name, role)
+
+
+def _role_word(role: str) -> str:
+    """A role as the page's language names it (``viewer``; in Chinese 查看者)."""
+    return _(role) if current_language() == "zh" else role
 
 
 def current_account() -> Account | None:
@@ -213,22 +221,27 @@ def require(role: str, *, tokens: tuple[str, ...] = ()) -> Callable[[F], F]:
             if account is None:
                 if wants_json():
                     open311 = request.path.startswith("/open311/")
-                    raise ApiError(
+                    raise refusal(
                         401,
                         "this endpoint needs a log-in or an API token.",
                         fix="send your key as the api_key parameter."
                         if open311
-                        else "log in through /login, or send 'Authorization: Bearer <token>'.",
+                        else "log in through {login}, or send {header}.",
+                        login="/login",
+                        header="'Authorization: Bearer <token>'",
                     )
                 flash(_("Please log in to see this page."))
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
             allowed = account.may(role) or (account.kind == "token" and account.role in tokens)
             if not allowed:
                 if wants_json():
-                    raise ApiError(
+                    raise refusal(
                         403,
-                        f"{account.name} ({account.role}) may not do this: it needs {role}.",
-                        fix=f"use an account or token with the {role} role.",
+                        "{name} ({role}) may not do this: it needs {needed}.",
+                        fix="use an account or token with the {needed} role.",
+                        name=account.name,
+                        role=_role_word(account.role),
+                        needed=_role_word(role),
                     )
                 return (
                     render_template("forbidden.html", needed=role),

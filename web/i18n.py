@@ -407,6 +407,14 @@ CATALOGUE: dict[str, str] = {
     "Widen the range for this community.": "请为该社区放宽范围。",
     "One side of community {community} (a forbidden barrier runs through it) has {total:g} households: no whole number of grids puts every grid within {minimum:g}-{maximum:g}.": "社区 {community} 被禁止跨越的障碍分开的一侧有 {total:g} 户：任何整数个网格都无法使每个网格都在 {minimum:g}-{maximum:g} 之内。",  # noqa: E501
     "Widen the range.": "请放宽范围。",
+    "pick a grid on the overview map.": "请在总览地图上选择一个网格。",
+    "this endpoint needs a log-in or an API token.": "此接口需要登录或 API 令牌。",
+    "send your key as the api_key parameter.": "请以 api_key 参数发送您的密钥。",
+    "log in through {login}, or send {header}.": "请通过 {login} 登录，或发送 {header}。",
+    "the API token is not valid (unknown or revoked).": "API 令牌无效（未知或已撤销）。",
+    "ask an admin for a token ({command}).": "请向管理员申请令牌（{command}）。",
+    "{name} ({role}) may not do this: it needs {needed}.": "{name}（{role}）无权执行此操作：需要{needed}权限。",  # noqa: E501
+    "use an account or token with the {needed} role.": "请使用具有{needed}角色的账户或令牌。",
     "Grid {grid} cannot be merged with itself.": "网格 {grid} 不能与自身合并。",
     "Merge it with one of its neighbours: {neighbours}.": "请与其相邻网格之一合并：{neighbours}。",
     "Grid {keep} is in community {keep_community} and grid {other} in community {other_community}: a grid never crosses a community line.": "网格 {keep} 属于社区 {keep_community}，网格 {other} 属于社区 {other_community}：网格不能跨越社区界线。",  # noqa: E501

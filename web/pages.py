@@ -21,8 +21,8 @@ from gridmap.store import OPEN_STATUSES, Workspace
 from web import maps
 from web import workspace as store
 from web.auth import require
-from web.errors import ApiError
 from web.i18n import translate
+from web.messages import refusal
 
 bp = Blueprint("pages", __name__)
 
@@ -118,10 +118,11 @@ def grid(code: str) -> ResponseReturnValue:
     table = store.grid_measures(record.plan_id)
     match = table[table["code"].astype(str) == code]
     if match.empty:
-        raise ApiError(
+        raise refusal(
             404,
-            f"there is no grid {code} in the published plan.",
+            "there is no grid {code} in the published plan.",
             fix="pick a grid on the overview map.",
+            code=code,
         )
     row = match.iloc[0].to_dict()
     ws = store.workspace()

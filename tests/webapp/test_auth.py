@@ -32,6 +32,28 @@ def test_api_answers_401_json_without_a_log_in(app):
     assert response.is_json and "log-in" in response.get_json()["message"]
 
 
+def test_api_refusals_of_access_follow_the_language_asked_for(app, ws, client_as):
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    response = app.test_client().get("/api/grids", headers=zh)
+    assert response.status_code == 401 and "此接口需要登录" in response.get_json()["message"]
+    response = app.test_client().get("/api/grids", headers={"Authorization": "Bearer gm_x", **zh})
+    assert response.status_code == 401 and "令牌无效" in response.get_json()["message"]
+    intake = accounts.create_token(ws, "language-test", "intake")
+    response = app.test_client().get(
+        "/api/grids", headers={"Authorization": f"Bearer {intake}", **zh}
+    )
+    body = response.get_json()
+    assert response.status_code == 403 and "无权执行此操作" in body["message"]
+    assert "查看者" in body["message"] and "intake" not in body["fix"]
+    english = app.test_client().get("/api/grids", headers={"Authorization": f"Bearer {intake}"})
+    assert "it needs viewer" in english.get_json()["message"]
+    viewer = client_as(app, "viewer")
+    page = viewer.get("/grids/510104090999999", headers=zh)
+    assert page.status_code == 404 and "已发布方案中没有网格 510104090999999" in page.get_data(
+        as_text=True
+    )
+
+
 def test_log_in_and_back_to_the_page_asked_for(app, login):
     client = app.test_client()
     page = client.get("/login?next=/api/plans").get_data(as_text=True)
