@@ -461,12 +461,25 @@ def _heat_class(share: float) -> int:
 
 
 def _heat_legend(top: float) -> list[dict[str, Any]]:
-    """The heat ramp's rows: colour and the range of counts it stands for."""
+    """The heat ramp's rows: colour and the whole counts it stands for (empty classes left out).
+
+    Each count from 1 to ``top`` is put in its class exactly as the hexagons are
+    (:func:`_heat_class` of ``count / top``), so a legend row never claims a count that is drawn
+    in another colour, and its bounds are whole numbers.
+    """
+    top_count = int(round(top))
+    if top_count < 1:
+        return []
+    counts = np.arange(1, top_count + 1, dtype=np.float64)
     steps = len(maps.PALETTE)
+    share = counts / float(top_count)
+    classes = np.clip(np.ceil(np.sqrt(share) * steps) - 1, 0, steps - 1).astype(int)
     rows = []
     for i, fill in enumerate(maps.PALETTE):
-        low = None if i == 0 else _number(top * (i / steps) ** 2, 1)
-        rows.append({"fill": fill, "from": low, "to": _number(top * ((i + 1) / steps) ** 2, 1)})
+        members = counts[classes == i]
+        if members.size:
+            low = None if not rows else int(members[0])
+            rows.append({"fill": fill, "from": low, "to": int(members[-1])})
     return rows
 
 

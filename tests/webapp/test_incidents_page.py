@@ -403,3 +403,20 @@ def test_bad_measure_or_permutations(client, query):
 def test_weeks_refuse_a_huge_range(client):
     body = get_json(client, "/api/incidents/weeks?from=1900-01-01&to=2100-01-01", status=400)
     assert "weeks" in body["message"]
+
+
+@pytest.mark.parametrize("top", [1, 3, 7, 25, 26, 100, 1234])
+def test_heat_legend_rows_are_whole_counts_drawn_in_their_colour(top):
+    from web import maps
+    from web.incidents import _heat_class, _heat_legend
+
+    rows = _heat_legend(top)
+    covered = []
+    for row in rows:
+        low = 1 if row["from"] is None else row["from"]
+        assert isinstance(row["to"], int) and (row["from"] is None or isinstance(row["from"], int))
+        for count in range(low, row["to"] + 1):
+            assert maps.PALETTE[_heat_class(count / top)] == row["fill"], (top, count)
+            covered.append(count)
+    assert covered == list(range(1, top + 1))  # every count once, in order
+    assert rows[0]["from"] is None and rows[-1]["to"] == top

@@ -211,6 +211,7 @@
 
   function rangeText(row) {
     if (row.from === null || row.from === undefined) return fmt(labels.up_to, { v: number(row.to, 1) });
+    if (row.from === row.to) return number(row.to, 1);
     return number(row.from, 1) + " – " + number(row.to, 1);
   }
 
