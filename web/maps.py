@@ -114,17 +114,22 @@ def classes(values: Sequence[float], count: int = len(PALETTE)) -> list[float]:
     return bounds
 
 
-def diverging_classes(values: Sequence[float], count: int = len(DIVERGING)) -> list[float]:
-    """Upper bounds of ``count`` classes symmetric around 0 (for deviations in %).
+def diverging_classes(
+    values: Sequence[float], below_pct: float = -25.0, above_pct: float = 25.0
+) -> list[float]:
+    """Upper bounds (%) of the 5 classes of a deviation from the target.
 
-    The middle class holds values within a fifth of the largest absolute value of zero; the
-    last bound is that largest value, so every value falls in a class.
+    The bands are those of the redraw workbench, taken from the plan's allowed range
+    (``below_pct`` and ``above_pct``: the minimum and maximum as deviations from the target,
+    -25 and +25 for 300-500 around 400): below the range, the lower 60 % of it, around the
+    target (within 40 % of the range's half-widths), the upper 60 %, above the range.  The last
+    bound reaches the largest value, so every value falls in a class.
     """
     data = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
-    top = float(np.abs(data).max()) if data.size else 1.0
-    top = max(top, 1.0)
-    edges = np.linspace(-top, top, count + 1)[1:]
-    return [float(round(e, 1)) for e in edges]
+    below, above = min(float(below_pct), -1.0), max(float(above_pct), 1.0)
+    top = max(float(data.max()) if data.size else above, above)
+    edges = [below, 0.4 * below, 0.4 * above, above]
+    return [float(round(e, 1)) for e in edges] + [float(math.ceil(top * 10) / 10)]
 
 
 def colour(value: Any, bounds: Sequence[float], palette: Sequence[str] = PALETTE) -> str:

@@ -60,6 +60,14 @@ def _measure() -> str:
     return asked if asked in MEASURES else "households"
 
 
+def _range_pct(parameters: dict) -> tuple[float, float]:
+    """The plan's allowed range as deviations (%) from its target; ±25 % without one."""
+    target, low, high = (parameters.get(k) for k in ("target", "minimum", "maximum"))
+    if not target or low is None or high is None:
+        return -25.0, 25.0
+    return (float(low) / float(target) - 1.0) * 100.0, (float(high) / float(target) - 1.0) * 100.0
+
+
 @bp.get("/")
 @require("viewer")
 def index() -> ResponseReturnValue:
@@ -72,7 +80,10 @@ def index() -> ResponseReturnValue:
         table.drop(columns=["geometry"], errors="ignore"), on="code", how="left"
     )
     values = table[measure].to_numpy(dtype=float)
-    bounds = maps.diverging_classes(values) if diverging else maps.classes(values.tolist())
+    if diverging:
+        bounds = maps.diverging_classes(values, *_range_pct(record.parameters))
+    else:
+        bounds = maps.classes(values.tolist())
     outline = store.outline()
     labels = {key: translate(text) for key, text in MAP_LABELS.items()}
     labels["measure"] = translate(label)

@@ -144,6 +144,25 @@ def test_deviation_is_signed_around_the_target(client, geojson_layers, grid_code
         assert value == pytest.approx((households / 400 - 1) * 100, abs=0.06)
 
 
+def test_deviation_bands_follow_the_plans_range_as_the_workbench_does(client, geojson_layers):
+    from web.maps import DIVERGING
+
+    page = client.get("/?measure=deviation_pct").get_data(as_text=True)
+    features = geojson_layers(page)[0]["features"]
+    for feature in features:  # range 300-500 around 400: -25, -10, 10, 25 % (the workbench's)
+        value = feature["properties"]["value"]
+        band = sum(value > bound for bound in (-25.0, -10.0, 10.0, 25.0))
+        assert feature["properties"]["fill"] == DIVERGING[band], value
+
+
+def test_deviation_classes_reach_every_value():
+    from web.maps import diverging_classes
+
+    assert diverging_classes([-20.0, 3.0, 12.5]) == [-25.0, -10.0, 10.0, 25.0, 25.0]
+    assert diverging_classes([-40.0, 61.04], -12.5, 12.5) == [-12.5, -5.0, 5.0, 12.5, 61.1]
+    assert diverging_classes([]) == [-25.0, -10.0, 10.0, 25.0, 25.0]
+
+
 def test_an_unknown_measure_falls_back_to_households(client):
     page = client.get("/?measure=nonsense").get_data(as_text=True)
     assert 'data-measure="households"' in page
