@@ -547,6 +547,10 @@ def _time_bounds(
     return where, params
 
 
+#: The largest whole number SQLite takes; bigger limits and offsets are cut down to it.
+_SQL_INT_MAX = 2**63 - 1
+
+
 def _paging(limit: Any, offset: Any) -> tuple[int | None, int]:
     """``limit`` and ``offset`` checked: whole numbers >= 0 (``limit`` ``None``: all)."""
     checked = []
@@ -558,7 +562,7 @@ def _paging(limit: Any, offset: Any) -> tuple[int | None, int]:
             raise InputError(
                 f"{name}={value!r} is not a whole number >= 0.", fix=f"give {name} >= 0."
             )
-        checked.append(int(value))
+        checked.append(min(int(value), _SQL_INT_MAX))  # past any table: same rows, no overflow
     return checked[0], checked[1]
 
 

@@ -548,6 +548,14 @@ def test_bad_paging_is_refused(ws):
         incident_count(ws, until="soon")
 
 
+def test_huge_limits_and_offsets_read_past_the_end_instead_of_overflowing(ws):
+    huge = 2**70
+    assert incidents(ws, newest_first=True, limit=5, offset=huge).empty
+    assert len(incidents(ws, status="reported", limit=huge)) == incident_count(
+        ws, status="reported"
+    )
+
+
 def test_times_stored_in_other_forms_give_the_same_rows(unpublished):
     """A layer written by other tools (space, offset, UTC, date alone) is read the same way."""
     ws = unpublished

@@ -380,7 +380,8 @@ def _filled(params: dict[str, Any]) -> str:
 
 
 def _out_grids(params: dict[str, Any]) -> str:
-    grids = [g for g in params.get("grids") or [] if isinstance(g, dict)]
+    found = params.get("grids")
+    grids = [g for g in found if isinstance(g, dict)] if isinstance(found, list) else []
     return listing([f"{g['code']} ({g['weight']:g})" for g in grids], limit=6)
 
 

@@ -126,6 +126,11 @@ def test_incidents_are_paged_newest_first_with_the_total(viewer):
     assert second["incidents"][0]["reported_at"] <= times[-1]
 
 
+def test_an_offset_beyond_any_table_answers_an_empty_page(viewer):
+    body = viewer.get("/api/incidents?limit=5&offset=9223372036854775808").get_json()
+    assert body["incidents"] == [] and body["total"] > 10_000
+
+
 def test_incident_filters_combine(viewer):
     body = viewer.get(
         "/api/incidents?status=closed&category=noise,sanitation&since=2025-12-01"

@@ -185,6 +185,21 @@ def test_a_range_no_plan_can_meet_is_refused_in_the_pages_language(post, lang, w
         assert expected in text, text
 
 
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        (EN, ["2 grids cannot cover 7 communities", "Ask for at least 7 grids"]),
+        (ZH, ["7", "社区"]),
+    ],
+)
+def test_too_few_grids_for_the_communities_is_refused_in_the_pages_language(post, lang, words):
+    text = _refusal(post("/run", {"mode": "afresh", "grids": 2}, lang))
+    for expected in words:
+        assert expected in text, text
+    assert not CLI.search(text) and (lang is EN or CJK.search(text))
+    assert "--grids" not in text
+
+
 def test_every_message_has_a_chinese_translation_with_the_same_fields(app):
     from web.i18n import CATALOGUE
 
