@@ -1085,6 +1085,7 @@ class PlanEditor:
                 "need": 2 * low,
                 "smaller": sums[0],
                 "larger": sums[1],
+                "reason": "" if math.isfinite(high) else "open",
             },
         )
 

@@ -415,6 +415,8 @@ CATALOGUE: dict[str, str] = {
     "ask an admin for a token ({command}).": "请向管理员申请令牌（{command}）。",
     "{name} ({role}) may not do this: it needs {needed}.": "{name}（{role}）无权执行此操作：需要{needed}权限。",  # noqa: E501
     "use an account or token with the {needed} role.": "请使用具有{needed}角色的账户或令牌。",
+    "Grid {grid} holds {total:g} {weight}: two grids of at least {minimum:g} need at least {need:g} (the most even split gives {smaller:g} and {larger:g}).": "网格 {grid} 只有 {total:g} {weight}：两个至少 {minimum:g} 的网格至少需要 {need:g}（最均衡的拆分为 {smaller:g} 和 {larger:g}）。",  # noqa: E501
+    "Merge it with a neighbour and split the merged grid, or lower the minimum.": "请先与相邻网格合并再拆分，或降低下限。",  # noqa: E501
     "Grid {grid} cannot be merged with itself.": "网格 {grid} 不能与自身合并。",
     "Merge it with one of its neighbours: {neighbours}.": "请与其相邻网格之一合并：{neighbours}。",
     "Grid {keep} is in community {keep_community} and grid {other} in community {other_community}: a grid never crosses a community line.": "网格 {keep} 属于社区 {keep_community}，网格 {other} 属于社区 {other_community}：网格不能跨越社区界线。",  # noqa: E501

@@ -189,6 +189,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "least {need:g} (the most even split gives {smaller:g} and {larger:g}).",
         "Merge it with a neighbour and split the merged grid, or widen the range.",
     ),
+    "split_out_of_range.open": (
+        "Grid {grid} holds {total:g} {weight}: two grids of at least {minimum:g} need at least "
+        "{need:g} (the most even split gives {smaller:g} and {larger:g}).",
+        "Merge it with a neighbour and split the merged grid, or lower the minimum.",
+    ),
     "no_grid_number_left": (
         "Community {community} has used all {limit} grid numbers: a split needs a new one.",
         "Merge grids instead, or partition afresh and edit again.",

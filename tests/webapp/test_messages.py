@@ -411,3 +411,19 @@ def test_redraw_warnings_in_both_languages(app, code, params, english, chinese):
         app.preprocess_request()
         message, fix = problem_text(problem)
     assert chinese in message and CJK.search(fix)
+
+
+def test_a_split_refused_under_an_open_ended_range_names_no_infinity(app):
+    from gridmap.errors import GridmapError
+    from web.messages import error_text
+
+    params = {"grid": "A", "total": 448.0, "halves": [219.0, 229.0], "minimum": 300.0,
+              "maximum": float("inf"), "weight": "households", "need": 600.0, "smaller": 219.0,
+              "larger": 229.0, "reason": "open"}  # fmt: skip
+    error = GridmapError("engine text", fix="engine fix", code="split_out_of_range", params=params)
+    for headers, expected in ((EN, "two grids of at least 300 need at least 600"),
+                              (ZH, "两个至少 300 的网格至少需要 600")):  # fmt: skip
+        with app.test_request_context(headers=headers):
+            app.preprocess_request()
+            message, _fix = error_text(error)
+        assert expected in message and "inf" not in message
