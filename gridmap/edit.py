@@ -1009,7 +1009,8 @@ class PlanEditor:
         compactness = shape_inputs(sub, shape[:, 0], shape[:, 1], shape[:, 2:4])
         bounds = self._bounds() if self._values[members, 0].sum() > 0 else None
         halves = None
-        if bounds is not None:  # both halves in the plan's range, where the units allow it
+        # both halves in the plan's range, where the units allow it (never under twice the minimum)
+        if bounds is not None and weights.sum() >= 2 * bounds[0]:
             try:
                 halves = partition_graph(
                     sub, weights, {code: 2}, compactness=compactness, bounds=bounds

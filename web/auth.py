@@ -42,9 +42,8 @@ from gridmap import accounts
 from gridmap.accounts import Account
 from web import workspace as store
 from web.errors import error_response, wants_json
-from web.i18n import current_language
 from web.i18n import translate as _
-from web.messages import refusal
+from web.messages import code_word, refusal
 
 bp = Blueprint("auth", __name__)
 
@@ -193,11 +192,6 @@ def _account_of_request() -> Account | None:
     return Account(name, role)
 
 
-def _role_word(role: str) -> str:
-    """A role as the page's language names it (``viewer``; in Chinese 查看者)."""
-    return _(role) if current_language() == "zh" else role
-
-
 def current_account() -> Account | None:
     """The account making the current request, or ``None``."""
     return g.get("account")
@@ -240,8 +234,8 @@ def require(role: str, *, tokens: tuple[str, ...] = ()) -> Callable[[F], F]:
                         "{name} ({role}) may not do this: it needs {needed}.",
                         fix="use an account or token with the {needed} role.",
                         name=account.name,
-                        role=_role_word(account.role),
-                        needed=_role_word(role),
+                        role=code_word(account.role),
+                        needed=code_word(role),
                     )
                 return (
                     render_template("forbidden.html", needed=role),

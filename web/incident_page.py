@@ -23,7 +23,7 @@ from web import workspace as store
 from web.api_incidents import incident_details
 from web.auth import current_account, require
 from web.i18n import translate as _
-from web.messages import error_text, state_word
+from web.messages import code_word, error_text
 
 bp = Blueprint("incident", __name__)
 
@@ -87,7 +87,7 @@ def transition(incident_id: str) -> ResponseReturnValue:
         engine.transition(
             store.workspace(), incident_id, status, actor=current_account().name, note=_note()
         )
-        flash(_("Incident {id} is now {status}.", id=incident_id, status=state_word(status)))
+        flash(_("Incident {id} is now {status}.", id=incident_id, status=code_word(status)))
     except GridmapError as error:
         _refused(error)
     return redirect(url_for("incident.page", incident_id=incident_id))
@@ -106,7 +106,7 @@ def escalate(incident_id: str) -> ResponseReturnValue:
             _(
                 "Incident {id} is handled by the {level} now.",
                 id=incident_id,
-                level=state_word(level),
+                level=code_word(level),
             )
         )
     except GridmapError as error:

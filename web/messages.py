@@ -353,11 +353,11 @@ def rows_text(rows: Sequence[int], limit: int = SHOWN) -> str:
     return _("Rows {rows}", rows=shown)
 
 
-def state_word(value: str) -> str:
-    """An incident status or handling level as pages name it in a sentence.
+def code_word(value: str) -> str:
+    """A status, handling level or role code as pages name it in a sentence.
 
     ``in_progress`` reads ``in progress`` in English and ``处理中`` in Chinese; a value that is
-    no status keeps its text.
+    in no catalogue keeps its text.
     """
     if current_language() == "zh":
         return _(value)
@@ -405,9 +405,9 @@ def _values(params: Mapping[str, Any]) -> dict[str, Any]:
         if name in UNITS and isinstance(value, list):
             values[name] = _units(value)
         elif name in STATES and isinstance(value, str):
-            values[name] = state_word(value)
+            values[name] = code_word(value)
         elif name in STATES and isinstance(value, list):
-            values[name] = listing([state_word(str(v)) for v in value])
+            values[name] = listing([code_word(str(v)) for v in value])
         elif name in WORDS and isinstance(value, str):  # English keeps the engine's word
             values[name] = _(value) if current_language() == "zh" else value
         elif isinstance(value, list | tuple):
